@@ -1,0 +1,170 @@
+/* Small-file helpers, see fileio.h. sysfs attributes report their size as
+ * 4096 whatever they hold, so files are read until EOF rather than by st_size. */
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "macro.h"
+
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, allocated = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+
+        for (;;) {
+                ssize_t n;
+
+                if (allocated - size < 2) {
+                        size_t want = allocated ? allocated * 2 : 4096;
+                        char *p;
+
+                        if (allocated >= max + 1)
+                                return -EFBIG;
+                        if (want > max + 2)
+                                want = max + 2;
+                        p = realloc(buf, want);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        allocated = want;
+                }
+
+                n = read(fd, buf + size, allocated - size - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+                if (size > max)
+                        return -EFBIG;
+        }
+
+        if (!buf) {
+                buf = strdup("");
+                if (!buf)
+                        return -ENOMEM;
+        } else
+                buf[size] = 0;
+
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+int read_one_line_file(const char *path, char **ret) {
+        char *s;
+        int r;
+
+        r = read_full_file(path, 64 * 1024, &s, NULL);
+        if (r < 0)
+                return r;
+        s[strcspn(s, "\n")] = 0;
+        *ret = s;
+        return 0;
+}
+
+int readlink_malloc(const char *path, char **ret) {
+        size_t l = 256;
+
+        for (;;) {
+                _cleanup_free_ char *buf = malloc(l);
+                ssize_t n;
+
+                if (!buf)
+                        return -ENOMEM;
+                n = readlink(path, buf, l);
+                if (n < 0)
+                        return -errno;
+                if ((size_t) n < l) {
+                        buf[n] = 0;
+                        *ret = TAKE_PTR(buf);
+                        return 0;
+                }
+                if (l > 64 * 1024)
+                        return -ENAMETOOLONG;
+                l *= 2;
+        }
+}
+
+int readlink_basename(const char *path, char **ret) {
+        _cleanup_free_ char *target = NULL;
+        const char *slash;
+        char *b;
+        int r;
+
+        r = readlink_malloc(path, &target);
+        if (r < 0)
+                return r;
+        slash = strrchr(target, '/');
+        b = strdup(slash ? slash + 1 : target);
+        if (!b)
+                return -ENOMEM;
+        *ret = b;
+        return 0;
+}
+
+static int fsync_directory_of(const char *path) {
+        _cleanup_free_ char *copy = strdup(path);
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!copy)
+                return -ENOMEM;
+        fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return fsync(fd) < 0 ? -errno : 0;
+}
+
+int write_file_atomic(const char *path, const char *contents, size_t size, unsigned mode) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t done = 0;
+        int r;
+
+        if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+
+        while (done < size) {
+                ssize_t n = write(fd, contents + done, size - done);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto fail;
+                }
+                done += (size_t) n;
+        }
+        if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (close(TAKE_FD(fd)) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        return fsync_directory_of(path);
+
+fail:
+        (void) unlink(tmp);
+        return r;
+}

@@ -1,0 +1,21 @@
+/* Reading small files: sysfs attributes, procfs entries, configuration.
+ * All functions return 0 or a negative errno; -ENOENT when the file is absent. */
+#pragma once
+
+#include <stddef.h>
+
+/* Reads a whole file, at most max bytes (-EFBIG when larger), NUL-terminated. */
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
+
+/* Reads the first line without its newline. */
+int read_one_line_file(const char *path, char **ret);
+
+/* Reads the target of a symlink as written (relative or absolute). */
+int readlink_malloc(const char *path, char **ret);
+
+/* The last component of a symlink's target: ".../drivers/e1000e" -> "e1000e". */
+int readlink_basename(const char *path, char **ret);
+
+/* Writes a string with a newline to a file atomically: a temporary file in the
+ * same directory, fsync, rename over the target, fsync of the directory. */
+int write_file_atomic(const char *path, const char *contents, size_t size, unsigned mode);

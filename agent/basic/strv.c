@@ -1,0 +1,83 @@
+/* String arrays: see strv.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "strv.h"
+
+size_t strv_length(char *const *l) {
+        size_t n = 0;
+
+        if (l)
+                while (l[n])
+                        n++;
+        return n;
+}
+
+int strv_push(char ***l, char *value) {
+        size_t n = strv_length(*l);
+        char **c;
+
+        c = realloc(*l, sizeof(char *) * (n + 2));
+        if (!c)
+                return -ENOMEM;
+        c[n] = value;
+        c[n + 1] = NULL;
+        *l = c;
+        return 0;
+}
+
+int strv_extend(char ***l, const char *value) {
+        char *v = strdup(value);
+        int r;
+
+        if (!v)
+                return -ENOMEM;
+        r = strv_push(l, v);
+        if (r < 0)
+                free(v);
+        return r;
+}
+
+bool strv_contains(char *const *l, const char *value) {
+        if (l)
+                for (; *l; l++)
+                        if (streq(*l, value))
+                                return true;
+        return false;
+}
+
+int strv_split(const char *s, const char *separators, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        for (;;) {
+                size_t n;
+                char *w;
+
+                s += strspn(s, separators);
+                if (!*s)
+                        break;
+                n = strcspn(s, separators);
+                w = strndup(s, n);
+                if (!w || strv_push(&l, w) < 0) {
+                        free(w);
+                        return -ENOMEM;
+                }
+                s += n;
+        }
+        if (!l) {
+                l = calloc(1, sizeof(char *));
+                if (!l)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+void strv_sort(char **l) {
+        qsort(l, strv_length(l), sizeof(char *), cmp_str);
+}

@@ -1,0 +1,16 @@
+/* NULL-terminated string arrays (systemd's strv), enough for lists of
+ * addresses, reset methods and reasons. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+size_t strv_length(char *const *l);
+/* Appends a copy of value; on failure *l is unchanged. */
+int strv_extend(char ***l, const char *value);
+/* Appends value itself, taking ownership of it on success only. */
+int strv_push(char ***l, char *value);
+bool strv_contains(char *const *l, const char *value);
+/* Splits s at any of the separator characters, dropping empty fields. */
+int strv_split(const char *s, const char *separators, char ***ret);
+void strv_sort(char **l);

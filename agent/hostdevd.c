@@ -1,0 +1,2 @@
+#include "basic/log.h"
+int main(void) { log_open(); return 0; }

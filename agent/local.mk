@@ -1,0 +1,6 @@
+# The daemon: main() wires the layers together.
+sbin_PROGRAMS += hostdevd
+hostdevd_SOURCES = agent/hostdevd.c
+hostdevd_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS) $(SYSTEMD_CFLAGS)
+hostdevd_LDADD = libweb.a libhost.a libkcmdline.a libbasic.a \
+	$(MHD_LIBS) $(JSONC_LIBS) $(LIBPCI_LIBS) $(SYSTEMD_LIBS)

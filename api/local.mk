@@ -1,0 +1,2 @@
+# The API contract, served by the agent at /v1/openapi.json.
+dist_noinst_DATA += api/openapi.json

@@ -1,0 +1,2 @@
+# Tests: unit tests of the parsing pieces, integration tests that run the
+# real daemon against fixture trees and talk to it with curl.
