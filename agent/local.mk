@@ -1,6 +1,7 @@
 # The daemon: main() wires the layers together.
 sbin_PROGRAMS += hostdevd
-hostdevd_SOURCES = agent/hostdevd.c
+hostdevd_SOURCES = agent/hostdevd.c agent/agent-config.c agent/agent-config.h
 hostdevd_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS) $(SYSTEMD_CFLAGS)
-hostdevd_LDADD = libweb.a libhost.a libkcmdline.a libbasic.a \
+HOSTDEVD_LIBS = libweb.a libhost.a libkcmdline.a libbasic.a \
 	$(MHD_LIBS) $(JSONC_LIBS) $(LIBPCI_LIBS) $(SYSTEMD_LIBS)
+hostdevd_LDADD = $(HOSTDEVD_LIBS)

@@ -76,7 +76,7 @@ int read_one_line_file(const char *path, char **ret) {
         return 0;
 }
 
-int readlink_malloc(const char *path, char **ret) {
+int readlinkat_malloc(int dir_fd, const char *path, char **ret) {
         size_t l = 256;
 
         for (;;) {
@@ -85,7 +85,7 @@ int readlink_malloc(const char *path, char **ret) {
 
                 if (!buf)
                         return -ENOMEM;
-                n = readlink(path, buf, l);
+                n = readlinkat(dir_fd, path, buf, l);
                 if (n < 0)
                         return -errno;
                 if ((size_t) n < l) {
@@ -99,13 +99,17 @@ int readlink_malloc(const char *path, char **ret) {
         }
 }
 
-int readlink_basename(const char *path, char **ret) {
+int readlink_malloc(const char *path, char **ret) {
+        return readlinkat_malloc(AT_FDCWD, path, ret);
+}
+
+int readlink_basename_at(int dir_fd, const char *name, char **ret) {
         _cleanup_free_ char *target = NULL;
         const char *slash;
         char *b;
         int r;
 
-        r = readlink_malloc(path, &target);
+        r = readlinkat_malloc(dir_fd, name, &target);
         if (r < 0)
                 return r;
         slash = strrchr(target, '/');
@@ -114,6 +118,10 @@ int readlink_basename(const char *path, char **ret) {
                 return -ENOMEM;
         *ret = b;
         return 0;
+}
+
+int readlink_basename(const char *path, char **ret) {
+        return readlink_basename_at(AT_FDCWD, path, ret);
 }
 
 static int fsync_directory_of(const char *path) {
@@ -168,3 +176,27 @@ fail:
         (void) unlink(tmp);
         return r;
 }
+
+int read_one_line_at(int dir_fd, const char *name, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        char buf[4097]; /* one sysfs attribute: the kernel caps it at a page */
+        ssize_t n;
+        char *s;
+
+        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        do
+                n = read(fd, buf, sizeof buf - 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+        s = strdup(buf);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+

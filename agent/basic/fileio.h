@@ -12,6 +12,7 @@ int read_one_line_file(const char *path, char **ret);
 
 /* Reads the target of a symlink as written (relative or absolute). */
 int readlink_malloc(const char *path, char **ret);
+int readlinkat_malloc(int dir_fd, const char *path, char **ret);
 
 /* The last component of a symlink's target: ".../drivers/e1000e" -> "e1000e". */
 int readlink_basename(const char *path, char **ret);
@@ -19,3 +20,8 @@ int readlink_basename(const char *path, char **ret);
 /* Writes a string with a newline to a file atomically: a temporary file in the
  * same directory, fsync, rename over the target, fsync of the directory. */
 int write_file_atomic(const char *path, const char *contents, size_t size, unsigned mode);
+
+/* The same, relative to a directory fd (sysfs device directories are
+ * walked this way: no path is rebuilt per attribute). */
+int read_one_line_at(int dir_fd, const char *name, char **ret);
+int readlink_basename_at(int dir_fd, const char *name, char **ret);

@@ -1,3 +1,23 @@
 # The HTTP layer: server, routes, problem+json, JSON views of the host model.
 noinst_LIBRARIES += libweb.a
-libweb_a_SOURCES =
+libweb_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS)
+libweb_a_CCASFLAGS = -DOPENAPI_JSON='"$(top_srcdir)/api/openapi.json"'
+libweb_a_SOURCES = \
+	agent/web/request.h \
+	agent/web/json-util.c agent/web/json-util.h \
+	agent/web/problem.c agent/web/problem.h \
+	agent/web/reply.c agent/web/reply.h \
+	agent/web/cache.c agent/web/cache.h \
+	agent/web/router.c agent/web/router.h \
+	agent/web/server.c agent/web/server.h \
+	agent/web/views.c agent/web/views.h \
+	agent/web/resources.h agent/web/routes.c \
+	agent/web/resource-host.c \
+	agent/web/resource-capabilities.c \
+	agent/web/resource-devices.c \
+	agent/web/resource-iommu-groups.c \
+	agent/web/resource-inventory.c \
+	agent/web/resource-openapi.c \
+	agent/web/openapi-blob.S
+EXTRA_libweb_a_DEPENDENCIES = $(top_srcdir)/api/openapi.json
+agent/web/libweb_a-openapi-blob.$(OBJEXT): $(top_srcdir)/api/openapi.json

@@ -1,0 +1,42 @@
+/* The inventory: every PCI function of the host with its IOMMU group, what
+ * the host uses it for, and whether it can be assigned to a VM. Scanned once
+ * and then read-only: the HTTP layer serves it from memory until a rescan
+ * replaces it as a whole. */
+#pragma once
+
+#include <stdint.h>
+
+#include "basic/hostroot.h"
+#include "pci-access.h"
+#include "pci-device.h"
+
+typedef struct IommuGroup {
+        int id;
+        size_t *members;  /* indices into Inventory.devices, in address order */
+        size_t n_members;
+        size_t n_endpoints;
+        char *type;       /* the kernel's domain type: "DMA", "DMA-FQ", "identity"... */
+
+        bool viable;      /* usable through VFIO now (VFIO_GROUP_FLAGS_VIABLE) */
+        ReasonList viable_reasons;
+        bool assignable;  /* may be given to a VM, as a whole */
+        ReasonList reasons;
+} IommuGroup;
+
+typedef struct Inventory {
+        PciDevice *devices;
+        size_t n_devices;
+        IommuGroup *groups; /* sorted by id */
+        size_t n_groups;
+        bool iommu_active;  /* the kernel made IOMMU groups */
+        uint64_t scanned_at_usec; /* CLOCK_REALTIME */
+} Inventory;
+
+int inventory_scan(const HostRoot *root, PciNames *names, Inventory **ret, char **ret_error);
+Inventory *inventory_free(Inventory *inv);
+static inline void inventory_freep(Inventory **inv) {
+        inventory_free(*inv);
+}
+
+const PciDevice *inventory_find(const Inventory *inv, const char *addr);
+const IommuGroup *inventory_group(const Inventory *inv, int id);

@@ -1,0 +1,287 @@
+/* libpci glue, see pci-access.h. libpci's error handler is declared not to
+ * return (its default calls exit()), and libpci's callers rely on that: a
+ * daemon must not exit because a device file vanished mid-scan, so the
+ * handler jumps back to the scan's entry point instead. Single-threaded. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pci/pci.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "pci-access.h"
+
+struct PciNames {
+        struct pci_access *acc;
+};
+
+static jmp_buf *scan_jump;
+static char scan_error[512]; /* libpci's last message, not a path */
+
+static void _printf_(1, 2) __attribute__((noreturn)) on_error(char *msg, ...) {
+        va_list ap;
+
+        va_start(ap, msg);
+        vsnprintf(scan_error, sizeof scan_error, msg, ap);
+        va_end(ap);
+        if (scan_jump)
+                longjmp(*scan_jump, 1);
+        /* Not inside a guarded call: libpci has no way to recover. */
+        log_error("libpci: %s", scan_error);
+        abort();
+}
+
+static void _printf_(1, 2) on_warning(char *msg, ...) {
+        char buf[512];
+        va_list ap;
+
+        va_start(ap, msg);
+        vsnprintf(buf, sizeof buf, msg, ap);
+        va_end(ap);
+        log_debug("libpci: %s", buf);
+}
+
+static void _printf_(1, 2) on_debug(char *msg, ...) {
+}
+
+static struct pci_access *access_new(void) {
+        struct pci_access *acc = pci_alloc();
+
+        if (!acc)
+                return NULL;
+        acc->error = on_error;
+        acc->warning = on_warning;
+        acc->debug = on_debug;
+        acc->id_lookup_mode = 0; /* no network, no ~/.pciids-cache */
+        return acc;
+}
+
+int pci_names_new(const char *ids_file, PciNames **ret) {
+        _cleanup_free_ PciNames *n = calloc(1, sizeof(PciNames));
+
+        if (!n)
+                return -ENOMEM;
+        n->acc = access_new();
+        if (!n->acc)
+                return -ENOMEM;
+        if (ids_file) {
+                char *copy = strdup(ids_file);
+                if (!copy) {
+                        pci_cleanup(n->acc);
+                        return -ENOMEM;
+                }
+                pci_set_name_list_path(n->acc, copy, 1);
+        }
+        *ret = TAKE_PTR(n);
+        return 0;
+}
+
+PciNames *pci_names_free(PciNames *n) {
+        if (n) {
+                pci_cleanup(n->acc);
+                free(n);
+        }
+        return NULL;
+}
+
+static int lookup(PciNames *n, char **ret, int flags, ...) {
+        char buf[1024]; /* a name from pci.ids */
+        jmp_buf jb;
+        va_list ap;
+        char *s;
+
+        /* A missing pci.ids is reported through the error handler. */
+        scan_jump = &jb;
+        if (setjmp(jb)) {
+                scan_jump = NULL;
+                *ret = NULL;
+                return -ENOENT;
+        }
+        va_start(ap, flags);
+        switch (flags & (PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE | PCI_LOOKUP_CLASS | PCI_LOOKUP_SUBSYSTEM)) {
+        case PCI_LOOKUP_VENDOR:
+        case PCI_LOOKUP_CLASS:
+        case PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_VENDOR: {
+                int a = va_arg(ap, int);
+                s = pci_lookup_name(n->acc, buf, sizeof buf, flags, a);
+                break;
+        }
+        case PCI_LOOKUP_DEVICE: {
+                int a = va_arg(ap, int), b = va_arg(ap, int);
+                s = pci_lookup_name(n->acc, buf, sizeof buf, flags, a, b);
+                break;
+        }
+        default: {
+                int a = va_arg(ap, int), b = va_arg(ap, int), c = va_arg(ap, int), d = va_arg(ap, int);
+                s = pci_lookup_name(n->acc, buf, sizeof buf, flags, a, b, c, d);
+                break;
+        }
+        }
+        va_end(ap);
+        scan_jump = NULL;
+
+        if (!s) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int pci_names_fill(PciNames *n, PciDevice *d) {
+        const int base = PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB;
+        int r;
+
+        r = lookup(n, &d->vendor_name, base | PCI_LOOKUP_VENDOR, d->vendor_id);
+        if (r == -ENOMEM)
+                return r;
+        r = lookup(n, &d->device_name, base | PCI_LOOKUP_DEVICE, d->vendor_id, d->device_id);
+        if (r == -ENOMEM)
+                return r;
+        r = lookup(n, &d->class_name, base | PCI_LOOKUP_CLASS, (int) (d->class_code >> 8));
+        if (r == -ENOMEM)
+                return r;
+        if (d->has_subsys) {
+                r = lookup(n, &d->subsys_name, base | PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE,
+                           d->vendor_id, d->device_id, d->subsys_vendor_id, d->subsys_device_id);
+                if (r == -ENOMEM)
+                        return r;
+        }
+        return 0;
+}
+
+static int cmp_device(const void *a, const void *b) {
+        return pci_addr_compare(&((const PciDevice *) a)->addr, &((const PciDevice *) b)->addr);
+}
+
+static int copy_device(struct pci_dev *p, PciDevice *d) {
+        const int want = PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS |
+                         PCI_FILL_NUMA_NODE | PCI_FILL_IOMMU_GROUP | PCI_FILL_DRIVER | PCI_FILL_PARENT;
+        int known = pci_fill_info(p, want);
+        char *s;
+
+        *d = (PciDevice) { .iommu_group = -ENOENT, .numa_node = -1, .boot_vga = -1 };
+        d->addr = (PciAddr) { .domain = (uint32_t) p->domain, .bus = p->bus, .slot = p->dev, .func = p->func };
+        pci_addr_format(&d->addr, d->name);
+
+        if (!(known & PCI_FILL_IDENT) || !(known & PCI_FILL_CLASS))
+                return -ENODATA; /* a function we cannot identify is not reported */
+        d->vendor_id = p->vendor_id;
+        d->device_id = p->device_id;
+        d->class_code = (uint32_t) p->device_class << 8;
+        if (known & PCI_FILL_CLASS_EXT) {
+                d->class_code |= p->prog_if;
+                d->revision = p->rev_id;
+        }
+        if (known & PCI_FILL_SUBSYS) {
+                d->has_subsys = p->subsys_vendor_id != 0xffff && p->subsys_vendor_id != 0;
+                d->subsys_vendor_id = p->subsys_vendor_id;
+                d->subsys_device_id = p->subsys_id;
+        }
+        if (known & PCI_FILL_NUMA_NODE)
+                d->numa_node = p->numa_node;
+        d->is_bridge = pci_class_is_bridge(d->class_code);
+
+        if ((known & PCI_FILL_IOMMU_GROUP) && (s = pci_get_string_property(p, PCI_FILL_IOMMU_GROUP))) {
+                char *end;
+                long g = strtol(s, &end, 10);
+                if (*s && !*end && g >= 0 && g <= INT32_MAX)
+                        d->iommu_group = (int) g;
+        }
+        if ((known & PCI_FILL_DRIVER) && (s = pci_get_string_property(p, PCI_FILL_DRIVER))) {
+                d->driver = strdup(s);
+                if (!d->driver)
+                        return -ENOMEM;
+        }
+        if ((known & PCI_FILL_PARENT) && p->parent) {
+                PciAddr pa = { .domain = (uint32_t) p->parent->domain, .bus = p->parent->bus,
+                               .slot = p->parent->dev, .func = p->parent->func };
+                d->parent = malloc(PCI_ADDR_STRLEN);
+                if (!d->parent)
+                        return -ENOMEM;
+                pci_addr_format(&pa, d->parent);
+        }
+        return 0;
+}
+
+/* Devices collected so far; kept outside the scan loop so that a jump out
+ * of libpci can free them. */
+typedef struct ScanState {
+        PciDevice *devices;
+        size_t n, allocated;
+} ScanState;
+
+static void scan_state_done(ScanState *st) {
+        for (size_t i = 0; i < st->n; i++)
+                pci_device_done(&st->devices[i]);
+        free(st->devices);
+        *st = (ScanState) {};
+}
+
+static int scan_devices(struct pci_access *acc, ScanState *st) {
+        for (struct pci_dev *p = acc->devices; p; p = p->next) {
+                int r;
+
+                if (st->n == st->allocated) {
+                        size_t a = st->allocated ? st->allocated * 2 : 64;
+                        PciDevice *m = realloc(st->devices, sizeof(PciDevice) * a);
+                        if (!m)
+                                return -ENOMEM;
+                        st->devices = m;
+                        st->allocated = a;
+                }
+                r = copy_device(p, &st->devices[st->n]);
+                if (r == -ENODATA) {
+                        log_debug("Skipping %s: libpci cannot identify it.", st->devices[st->n].name);
+                        pci_device_done(&st->devices[st->n]);
+                        continue;
+                }
+                st->n++;
+                if (r < 0)
+                        return r;
+        }
+        qsort(st->devices, st->n, sizeof(PciDevice), cmp_device);
+        return 0;
+}
+
+int pci_scan(const HostRoot *root, PciDevice **ret, size_t *ret_n, char **ret_error) {
+        _cleanup_free_ char *path = hostroot_path(root, AREA_SYS, "bus/pci");
+        struct pci_access *volatile acc = NULL;
+        _cleanup_free_ ScanState *st = calloc(1, sizeof(ScanState)); /* survives longjmp */
+        jmp_buf jb;
+        int r;
+
+        if (!path || !st)
+                return -ENOMEM;
+        acc = access_new();
+        if (!acc)
+                return -ENOMEM;
+        acc->method = PCI_ACCESS_SYS_BUS_PCI;
+        pci_set_param(acc, "sysfs.path", path);
+
+        scan_jump = &jb;
+        if (setjmp(jb)) {
+                scan_jump = NULL;
+                if (ret_error)
+                        *ret_error = strdup(scan_error);
+                scan_state_done(st);
+                pci_cleanup(acc);
+                return -EIO;
+        }
+        pci_init(acc);
+        pci_scan_bus(acc);
+        r = scan_devices(acc, st);
+        scan_jump = NULL;
+        pci_cleanup(acc);
+
+        if (r < 0) {
+                scan_state_done(st);
+                return r;
+        }
+        *ret = st->devices;
+        *ret_n = st->n;
+        return 0;
+}

@@ -1,0 +1,285 @@
+/* What sysfs says about a PCI function beyond libpci's view, and the small
+ * vocabulary (reasons, host usage) the inventory attaches to it. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/parse-util.h"
+#include "basic/strv.h"
+#include "pci-device.h"
+
+bool pci_class_is_bridge(uint32_t class_code) {
+        uint32_t cls = class_code >> 8;
+        /* PCI-to-PCI (0604), CardBus (0607), semi-transparent PCI-to-PCI (0609) */
+        return cls == 0x0604 || cls == 0x0607 || cls == 0x0609;
+}
+
+bool pci_class_is_platform(uint32_t class_code) {
+        uint32_t cls = class_code >> 8;
+        /* Host (0600), ISA (0601), EISA (0602), MCA (0603) bridges; IOMMU (0806). */
+        return (cls >= 0x0600 && cls <= 0x0603) || cls == 0x0806;
+}
+
+static int read_int_at(int dir_fd, const char *name, int *ret) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = read_one_line_at(dir_fd, name, &s);
+        if (r < 0)
+                return r;
+        return safe_atoi(s, ret);
+}
+
+/* The VFs of a PF are the virtfnN links, N from 0 to sriov_numvfs - 1. */
+static int read_vfs(PciDevice *d, int dir_fd) {
+        for (int i = 0; i < d->enabled_vfs; i++) {
+                char link[32]; /* "virtfn" and a number: not a path */
+                char *vf;
+                int r;
+
+                snprintf(link, sizeof link, "virtfn%d", i);
+                r = readlink_basename_at(dir_fd, link, &vf);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                r = strv_push(&d->vfs, vf);
+                if (r < 0) {
+                        free(vf);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int read_sriov(PciDevice *d, int dir_fd) {
+        int r;
+
+        r = readlink_basename_at(dir_fd, "physfn", &d->physfn);
+        if (r < 0 && r != -ENOENT)
+                return r;
+
+        r = read_int_at(dir_fd, "sriov_totalvfs", &d->total_vfs);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        d->is_pf = true;
+        if (read_int_at(dir_fd, "sriov_numvfs", &d->enabled_vfs) < 0)
+                d->enabled_vfs = 0;
+        return read_vfs(d, dir_fd);
+}
+
+static int read_link(PciDevice *d, int dir_fd) {
+        int r;
+
+        r = read_one_line_at(dir_fd, "current_link_speed", &d->link.current_speed);
+        if (r == -ENOENT || r == -EINVAL || r == -ENODEV)
+                return 0; /* conventional PCI: no link */
+        if (r < 0)
+                return r;
+        d->has_link = true;
+        (void) read_one_line_at(dir_fd, "max_link_speed", &d->link.max_speed);
+        if (read_int_at(dir_fd, "current_link_width", &d->link.current_width) < 0)
+                d->link.current_width = -1;
+        if (read_int_at(dir_fd, "max_link_width", &d->link.max_width) < 0)
+                d->link.max_width = -1;
+        return 0;
+}
+
+static int read_reset_methods(PciDevice *d, int dir_fd) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = read_one_line_at(dir_fd, "reset_method", &s);
+        if (r == -ENOENT)
+                return 0; /* kernels before 5.15 do not say */
+        if (r < 0)
+                return r;
+        d->has_reset_method = true;
+        return strv_split(s, " ", &d->reset_methods);
+}
+
+int pci_device_read_sysfs(PciDevice *d, int dir_fd) {
+        _cleanup_free_ char *override = NULL;
+        int r;
+
+        r = readlink_basename_at(dir_fd, "driver", &d->driver);
+        if (r < 0 && r != -ENOENT)
+                return r;
+
+        r = read_one_line_at(dir_fd, "driver_override", &override);
+        if (r >= 0 && !streq(override, "(null)") && override[0])
+                d->driver_override = TAKE_PTR(override);
+
+        if (d->iommu_group < 0) {
+                _cleanup_free_ char *group = NULL;
+
+                r = readlink_basename_at(dir_fd, "iommu_group", &group);
+                if (r >= 0 && safe_atoi(group, &d->iommu_group) < 0)
+                        d->iommu_group = -ENOENT;
+        }
+
+        (void) read_one_line_at(dir_fd, "local_cpulist", &d->local_cpulist);
+        if (read_int_at(dir_fd, "boot_vga", &d->boot_vga) < 0)
+                d->boot_vga = -1;
+
+        r = read_sriov(d, dir_fd);
+        if (r < 0)
+                return r;
+        r = read_link(d, dir_fd);
+        if (r < 0)
+                return r;
+        return read_reset_methods(d, dir_fd);
+}
+
+void pci_device_done(PciDevice *d) {
+        free(d->vendor_name);
+        free(d->device_name);
+        free(d->subsys_name);
+        free(d->class_name);
+        free(d->driver);
+        free(d->driver_override);
+        free(d->local_cpulist);
+        free(d->parent);
+        free(d->link.current_speed);
+        free(d->link.max_speed);
+        strv_free(d->vfs);
+        free(d->physfn);
+        strv_free(d->reset_methods);
+        for (size_t i = 0; i < d->n_usage; i++)
+                free(d->usage[i].detail);
+        free(d->usage);
+        reason_list_done(&d->reasons);
+}
+
+int reason_list_add(ReasonList *l, const char *code, ReasonSeverity severity,
+                    const char *device, const char *fmt, ...) {
+        Reason *items, *n;
+        va_list ap;
+        int k;
+
+        items = realloc(l->items, sizeof(Reason) * (l->n + 1));
+        if (!items)
+                return -ENOMEM;
+        l->items = items;
+        n = &items[l->n];
+        *n = (Reason) { .severity = severity };
+
+        va_start(ap, fmt);
+        k = vasprintf(&n->message, fmt, ap);
+        va_end(ap);
+        n->code = strdup(code);
+        n->device = device ? strdup(device) : NULL;
+        if (k < 0 || !n->code || (device && !n->device)) {
+                if (k >= 0)
+                        free(n->message);
+                free(n->code);
+                free(n->device);
+                return -ENOMEM;
+        }
+        l->n++;
+        return 0;
+}
+
+void reason_list_done(ReasonList *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->items[i].code);
+                free(l->items[i].device);
+                free(l->items[i].message);
+        }
+        free(l->items);
+        *l = (ReasonList) {};
+}
+
+bool reason_list_has_blocker(const ReasonList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                if (l->items[i].severity == REASON_BLOCKER)
+                        return true;
+        return false;
+}
+
+const char *host_usage_kind_to_string(HostUsageKind k) {
+        static const char *const table[_USAGE_MAX] = {
+                [USAGE_ROOT_FILESYSTEM] = "root-filesystem",
+                [USAGE_BOOT_FILESYSTEM] = "boot-filesystem",
+                [USAGE_FILESYSTEM] = "filesystem",
+                [USAGE_SWAP] = "swap",
+                [USAGE_DEFAULT_ROUTE] = "default-route",
+                [USAGE_NETWORK_ADDRESS] = "network-address",
+                [USAGE_BOOT_VGA] = "boot-vga",
+                [USAGE_FRAMEBUFFER] = "framebuffer",
+        };
+        return k >= 0 && k < _USAGE_MAX ? table[k] : NULL;
+}
+
+int pci_device_add_usage(PciDevice *d, HostUsageKind kind, const char *detail) {
+        HostUsage *u;
+        char *copy;
+
+        for (size_t i = 0; i < d->n_usage; i++)
+                if (d->usage[i].kind == kind && streq(d->usage[i].detail, detail))
+                        return 0;
+        copy = strdup(detail);
+        if (!copy)
+                return -ENOMEM;
+        u = realloc(d->usage, sizeof(HostUsage) * (d->n_usage + 1));
+        if (!u) {
+                free(copy);
+                return -ENOMEM;
+        }
+        d->usage = u;
+        d->usage[d->n_usage++] = (HostUsage) { .kind = kind, .detail = copy };
+        return 0;
+}
+
+PciDevice *pci_devices_find(PciDevice *devices, size_t n, const char *addr) {
+        PciAddr a;
+        size_t lo = 0, hi = n;
+
+        if (pci_addr_parse(addr, &a) < 0)
+                return NULL;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = pci_addr_compare(&a, &devices[mid].addr);
+                if (c == 0)
+                        return &devices[mid];
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return NULL;
+}
+
+int sysfs_path_pci_ancestor(const char *path, char ret[static PCI_ADDR_STRLEN]) {
+        const char *found = NULL, *p = path;
+        size_t found_len = 0;
+
+        while (*p) {
+                size_t l;
+                char comp[PCI_ADDR_STRLEN + 1]; /* one path component, bounded */
+
+                p += strspn(p, "/");
+                l = strcspn(p, "/");
+                if (l > 0 && l < sizeof comp) {
+                        memcpy(comp, p, l);
+                        comp[l] = 0;
+                        if (pci_addr_is_valid(comp)) {
+                                found = p;
+                                found_len = l;
+                        }
+                }
+                p += l;
+        }
+        if (!found)
+                return -ENOENT;
+        memcpy(ret, found, found_len);
+        ret[found_len] = 0;
+        return 0;
+}

@@ -1,0 +1,20 @@
+/* Rendered bodies of the unfiltered, most polled resources, kept until the
+ * inventory's generation changes: a manager polling every host every few
+ * seconds costs one hash lookup, not a JSON rendering. */
+#pragma once
+
+#include <stdint.h>
+
+#include "reply.h"
+
+typedef struct RenderCache RenderCache;
+
+RenderCache *render_cache_new(void);
+RenderCache *render_cache_free(RenderCache *c);
+
+/* The cached body for key at this generation, or NULL. */
+const RenderedBody *render_cache_get(RenderCache *c, const char *key, uint64_t generation);
+
+/* Stores body (taking it over) and returns the stored copy, or NULL if out of memory
+ * (the body is freed then). */
+const RenderedBody *render_cache_put(RenderCache *c, const char *key, uint64_t generation, RenderedBody *body);

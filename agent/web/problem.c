@@ -1,0 +1,93 @@
+/* Problem details: see problem.h. The "type" is a URN naming the problem
+ * code, stable for clients to switch on; "title" is the same for every
+ * occurrence of a code, "detail" says what happened this time. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "json-util.h"
+#include "problem.h"
+#include "reply.h"
+
+static const struct {
+        const char *code;
+        unsigned status;
+        const char *title;
+} problems[_PROBLEM_MAX] = {
+        [PROBLEM_NOT_FOUND] = { "not-found", MHD_HTTP_NOT_FOUND, "No such resource" },
+        [PROBLEM_METHOD_NOT_ALLOWED] = { "method-not-allowed", MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed" },
+        [PROBLEM_INVALID_PARAMETER] = { "invalid-parameter", MHD_HTTP_BAD_REQUEST, "Invalid parameter" },
+        [PROBLEM_UNKNOWN_PARAMETER] = { "unknown-parameter", MHD_HTTP_BAD_REQUEST, "Unknown query parameter" },
+        [PROBLEM_NO_SUCH_DEVICE] = { "no-such-device", MHD_HTTP_NOT_FOUND, "No such PCI device" },
+        [PROBLEM_NO_SUCH_GROUP] = { "no-such-iommu-group", MHD_HTTP_NOT_FOUND, "No such IOMMU group" },
+        [PROBLEM_BODY_TOO_LARGE] = { "body-too-large", MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large" },
+        [PROBLEM_URI_TOO_LONG] = { "uri-too-long", MHD_HTTP_URI_TOO_LONG, "Request URI too long" },
+        [PROBLEM_UNSUPPORTED_MEDIA_TYPE] = { "unsupported-media-type", MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                             "Unsupported media type" },
+        [PROBLEM_INVALID_BODY] = { "invalid-body", MHD_HTTP_BAD_REQUEST, "Invalid request body" },
+        [PROBLEM_NOT_ACCEPTABLE] = { "not-acceptable", MHD_HTTP_NOT_ACCEPTABLE, "Only JSON is served" },
+        [PROBLEM_SCAN_FAILED] = { "scan-failed", MHD_HTTP_INTERNAL_SERVER_ERROR, "The PCI scan failed" },
+        [PROBLEM_INTERNAL] = { "internal-error", MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal error" },
+};
+
+unsigned problem_status(ProblemCode code) {
+        return problems[code].status;
+}
+
+const char *problem_code_to_string(ProblemCode code) {
+        return problems[code].code;
+}
+
+static json_object *problem_json(const Request *r, ProblemCode code, ProblemField field, const char *detail) {
+        json_object *o = json_object_new_object();
+        char type[128];
+
+        if (!o)
+                return NULL;
+        snprintf(type, sizeof type, "urn:hostdevd:problem:%s", problems[code].code);
+        /* json_object_object_add() takes ownership of each new value. */
+        json_object_object_add(o, "type", json_object_new_string(type));
+        json_object_object_add(o, "title", json_object_new_string(problems[code].title));
+        json_object_object_add(o, "status", json_object_new_int((int) problems[code].status));
+        json_object_object_add(o, "detail", json_object_new_string(detail));
+        json_object_object_add(o, "instance", json_object_new_string(r->url ? r->url : "/"));
+        json_object_object_add(o, "code", json_object_new_string(problems[code].code));
+        if (field.parameter)
+                json_object_object_add(o, "parameter", json_object_new_string(field.parameter));
+        if (field.pointer)
+                json_object_object_add(o, "pointer", json_object_new_string(field.pointer));
+        return o;
+}
+
+enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, const char *fmt, ...) {
+        _cleanup_free_ char *detail = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        struct MHD_Response *resp;
+        const char *text;
+        enum MHD_Result ret;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&detail, fmt, ap) < 0)
+                detail = NULL;
+        va_end(ap);
+
+        o = problem_json(r, code, field, detail ?: problems[code].title);
+        text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+        if (!text)
+                text = "{\"title\":\"Internal error\",\"status\":500}";
+
+        resp = MHD_create_response_from_buffer(strlen(text), (void *) text, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+                return MHD_NO;
+        reply_add_common_headers(resp);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+        if (r->allow)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+        log_debug("%s %s: %u %s", r->method, strempty(r->url), problems[code].status, strempty(detail));
+        ret = MHD_queue_response(r->connection, problems[code].status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}

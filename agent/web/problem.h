@@ -1,0 +1,35 @@
+/* Errors as RFC 9457 problem details (application/problem+json), from one
+ * table: problem code, HTTP status, title. Every error reply goes through
+ * here, naming the parameter or body field that was wrong. */
+#pragma once
+
+#include "request.h"
+
+typedef enum ProblemCode {
+        PROBLEM_NOT_FOUND,          /* no such path */
+        PROBLEM_METHOD_NOT_ALLOWED,
+        PROBLEM_INVALID_PARAMETER,  /* a path or query parameter */
+        PROBLEM_UNKNOWN_PARAMETER,  /* a query parameter the route does not take */
+        PROBLEM_NO_SUCH_DEVICE,
+        PROBLEM_NO_SUCH_GROUP,
+        PROBLEM_BODY_TOO_LARGE,
+        PROBLEM_URI_TOO_LONG,
+        PROBLEM_UNSUPPORTED_MEDIA_TYPE,
+        PROBLEM_INVALID_BODY,       /* malformed JSON or a bad field */
+        PROBLEM_NOT_ACCEPTABLE,
+        PROBLEM_SCAN_FAILED,
+        PROBLEM_INTERNAL,
+        _PROBLEM_MAX,
+} ProblemCode;
+
+typedef struct ProblemField {
+        const char *parameter; /* a path or query parameter, or NULL */
+        const char *pointer;   /* a JSON pointer into the body, or NULL */
+} ProblemField;
+
+/* Queues the problem reply; returns the MHD result to hand back. */
+enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+unsigned problem_status(ProblemCode code);
+const char *problem_code_to_string(ProblemCode code);

@@ -1,0 +1,111 @@
+/* JSON replies with ETags: see reply.h. The ETag is a 64-bit FNV-1a hash of
+ * the exact bytes sent: equal bodies, equal tags; any change, a new tag. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/macro.h"
+#include "json-util.h"
+#include "reply.h"
+
+static uint64_t fnv1a64(const char *p, size_t n) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+        for (size_t i = 0; i < n; i++) {
+                h ^= (unsigned char) p[i];
+                h *= UINT64_C(0x100000001b3);
+        }
+        return h;
+}
+
+int rendered_body_from_json(json_object *obj, RenderedBody *ret) {
+        size_t n;
+        const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        char *copy;
+
+        if (!s)
+                return -ENOMEM;
+        copy = malloc(n + 2);
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, s, n);
+        copy[n++] = '\n';
+        copy[n] = 0;
+        *ret = (RenderedBody) { .data = copy, .size = n };
+        snprintf(ret->etag, sizeof ret->etag, "\"%016llx\"", (unsigned long long) fnv1a64(copy, n));
+        return 0;
+}
+
+void rendered_body_done(RenderedBody *b) {
+        free(b->data);
+        *b = (RenderedBody) {};
+}
+
+void reply_add_common_headers(struct MHD_Response *resp) {
+        MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+/* If-None-Match: "*" or a list of entity tags, weak ones compared weakly
+ * (RFC 9110 13.1.2). */
+static bool etag_matches(const char *header, const char *etag) {
+        const char *p = header;
+        size_t l = strlen(etag);
+
+        if (streq(header, "*"))
+                return true;
+        while (*p) {
+                p += strspn(p, " \t,");
+                if (startswith(p, "W/"))
+                        p += 2;
+                if (strncmp(p, etag, l) == 0 && (p[l] == 0 || p[l] == ',' || p[l] == ' ' || p[l] == '\t'))
+                        return true;
+                p += strcspn(p, ",");
+        }
+        return false;
+}
+
+enum MHD_Result reply_rendered(Request *r, const RenderedBody *b) {
+        const char *inm = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+        bool not_modified = inm && etag_matches(inm, b->etag);
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+
+        resp = not_modified ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
+                            : MHD_create_response_from_buffer(b->size, b->data, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+                return MHD_NO;
+        reply_add_common_headers(resp);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, b->etag);
+        if (!not_modified)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        ret = MHD_queue_response(r->connection, not_modified ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+enum MHD_Result reply_json(Request *r, unsigned status, json_object *obj) {
+        _cleanup_(json_object_putp) json_object *o = obj;
+        RenderedBody b;
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+
+        if (status == MHD_HTTP_OK) {
+                if (rendered_body_from_json(o, &b) < 0)
+                        return MHD_NO;
+                ret = reply_rendered(r, &b);
+                rendered_body_done(&b);
+                return ret;
+        }
+        if (rendered_body_from_json(o, &b) < 0)
+                return MHD_NO;
+        resp = MHD_create_response_from_buffer(b.size, b.data, MHD_RESPMEM_MUST_COPY);
+        rendered_body_done(&b);
+        if (!resp)
+                return MHD_NO;
+        reply_add_common_headers(resp);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        ret = MHD_queue_response(r->connection, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}

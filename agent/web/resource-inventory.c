@@ -1,0 +1,82 @@
+/* GET /v1/inventory: when the inventory was scanned and what it holds;
+ * POST /v1/inventory/rescan: scan again now. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "json-util.h"
+#include "problem.h"
+#include "reply.h"
+#include "resources.h"
+
+static json_object *view_inventory(const HostState *s) {
+        const Inventory *inv = s->inventory;
+        json_object *o = json_object_new_object();
+        time_t t = (time_t) (inv->scanned_at_usec / 1000000);
+        struct tm tm;
+        char when[64];
+
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+        json_add_int(o, "generation", (int64_t) s->generation);
+        json_add_str(o, "scanned_at", when);
+        json_add_int(o, "devices", (int64_t) inv->n_devices);
+        json_add_int(o, "iommu_groups", (int64_t) inv->n_groups);
+        json_add_bool(o, "iommu_active", inv->iommu_active);
+        return o;
+}
+
+enum MHD_Result get_inventory(Request *r) {
+        json_object *o = view_inventory(r->state);
+
+        if (!o)
+                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
+        return reply_json(r, MHD_HTTP_OK, o);
+}
+
+/* A rescan takes no fields: an empty body, or an empty JSON object. Returns
+ * true when the body is fine; otherwise queues a problem into *ret. */
+static bool check_empty_body(Request *r, enum MHD_Result *ret) {
+        const char *ct = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        _cleanup_(json_object_putp) json_object *body = NULL;
+
+        if (r->body_size == 0)
+                return true;
+        if (!ct || strncmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';')) {
+                *ret = problem_reply(r, PROBLEM_UNSUPPORTED_MEDIA_TYPE, (ProblemField) {},
+                                     "the body must be application/json");
+                return false;
+        }
+        body = json_tokener_parse(r->body);
+        if (!body || !json_object_is_type(body, json_type_object) || json_object_object_length(body) > 0) {
+                *ret = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "" },
+                                     "a rescan takes no fields: send no body or {}");
+                return false;
+        }
+        return true;
+}
+
+enum MHD_Result post_inventory_rescan(Request *r) {
+        _cleanup_free_ char *error = NULL;
+        enum MHD_Result ret;
+        json_object *o;
+        int k;
+
+        if (!check_empty_body(r, &ret))
+                return ret;
+        k = host_state_rescan(r->state, &error);
+        if (k < 0) {
+                log_warning_errno(k, "Rescan failed, keeping the previous inventory: %s", error ? error : strerror(-k));
+                return problem_reply(r, PROBLEM_SCAN_FAILED, (ProblemField) {},
+                                     "the rescan failed (%s); the previous inventory is still served",
+                                     error ? error : strerror(-k));
+        }
+        log_info("Inventory rescanned on request: generation %llu, %zu devices, %zu IOMMU groups.",
+                 (unsigned long long) r->state->generation, r->state->inventory->n_devices,
+                 r->state->inventory->n_groups);
+        o = view_inventory(r->state);
+        if (!o)
+                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
+        return reply_json(r, MHD_HTTP_OK, o);
+}

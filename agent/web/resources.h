@@ -1,0 +1,19 @@
+/* Handlers, one file per resource, named after route and method. */
+#pragma once
+
+#include "router.h"
+
+enum MHD_Result get_host(Request *r);
+enum MHD_Result get_capabilities(Request *r);
+enum MHD_Result get_devices(Request *r);
+enum MHD_Result get_device(Request *r);
+enum MHD_Result get_iommu_groups(Request *r);
+enum MHD_Result get_iommu_group(Request *r);
+enum MHD_Result get_inventory(Request *r);
+enum MHD_Result post_inventory_rescan(Request *r);
+enum MHD_Result get_openapi(Request *r);
+enum MHD_Result get_root(Request *r);
+
+/* Replies with the cached rendering of key, rendering it with build() first
+ * when the inventory changed since. */
+enum MHD_Result reply_cached(Request *r, const char *key, json_object *(*build)(const Inventory *inv));

@@ -1,0 +1,15 @@
+/* JSON views of the host model: the shapes api/openapi.json describes.
+ * Each returns a new reference, or NULL when out of memory. */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "host/capability.h"
+#include "host/hostinfo.h"
+#include "host/inventory.h"
+
+json_object *view_device(const Inventory *inv, const PciDevice *d);
+json_object *view_group(const Inventory *inv, const IommuGroup *g);
+json_object *view_capabilities(const Capabilities *c);
+json_object *view_host(const HostInfo *h, const char *agent_version);
+json_object *view_reasons(const ReasonList *l);
