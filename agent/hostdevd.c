@@ -16,9 +16,11 @@
 #include "basic/macro.h"
 #include "host/host-state.h"
 #include "web/server.h"
+#include "web/views.h"
 
 typedef struct Options {
         const char *config;        /* --config, NULL: the default under the root */
+        bool once;                 /* --once: print the inventory and exit */
         const char *keys[8];       /* command-line settings, applied over the file */
         const char *values[8];
         size_t n;
@@ -32,18 +34,20 @@ static void help(void) {
                "  -c --config=FILE          configuration file (default ROOT/etc/hostdevd/hostdevd.conf)\n"
                "     --log-level=LEVEL      debug, info, notice, warning, err (default info)\n"
                "     --pci-ids=FILE         pci.ids database (default: libpci's)\n"
+               "     --once                 scan, print the devices as GET /v1/devices would, and exit\n"
                "  -h --help                 show this help\n"
                "     --version              show the version\n",
                WEB_DEFAULT_LISTEN);
 }
 
 static int parse_argv(int argc, char *argv[], Options *o) {
-        enum { ARG_LOG_LEVEL = 0x100, ARG_PCI_IDS, ARG_VERSION };
+        enum { ARG_LOG_LEVEL = 0x100, ARG_PCI_IDS, ARG_VERSION, ARG_ONCE };
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, 'l' },     { "root", required_argument, NULL, 'r' },
                 { "config", required_argument, NULL, 'c' },     { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "pci-ids", required_argument, NULL, ARG_PCI_IDS }, { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },  {},
+                { "version", no_argument, NULL, ARG_VERSION },  { "once", no_argument, NULL, ARG_ONCE },
+                {},
         };
         int c;
 
@@ -56,6 +60,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 case ARG_LOG_LEVEL: key = "log_level"; break;
                 case ARG_PCI_IDS: key = "pci_ids"; break;
                 case 'c': o->config = optarg; break;
+                case ARG_ONCE: o->once = true; break;
                 case 'h': help(); return 0;
                 case ARG_VERSION: printf("hostdevd %s\n", PACKAGE_VERSION); return 0;
                 default: return -EINVAL;
@@ -104,7 +109,22 @@ static int load_config(const Options *o, AgentConfig *cfg) {
         return 0;
 }
 
-static int run(const AgentConfig *cfg) {
+/* --once: the same JSON the API serves, on stdout. */
+static int print_inventory(const HostState *state) {
+        json_object *o = view_device_list(state->inventory);
+        const char *s;
+
+        if (!o)
+                return log_oom();
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (s)
+                puts(s);
+        json_object_put(o);
+        return s && fflush(stdout) == 0 ? 0 : log_oom();
+}
+
+static int run(const AgentConfig *cfg, bool once) {
         _cleanup_(host_state_freep) HostState *state = NULL;
         _cleanup_(web_server_freep) WebServer *web = NULL;
         _cleanup_free_ char *error = NULL;
@@ -118,6 +138,8 @@ static int run(const AgentConfig *cfg) {
                                        error ?: strerror(-r));
         log_info("Scanned %zu PCI functions, %zu IOMMU groups under '%s'.", state->inventory->n_devices,
                  state->inventory->n_groups, cfg->root ?: "/");
+        if (once)
+                return print_inventory(state);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -166,7 +188,7 @@ int main(int argc, char *argv[]) {
         r = load_config(&o, &cfg);
         if (r >= 0) {
                 log_set_max_level(cfg.log_level);
-                r = run(&cfg);
+                r = run(&cfg, o.once);
         }
         agent_config_done(&cfg);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -25,6 +25,8 @@ static int read_sysfs_extras(const HostRoot *root, PciNames *names, PciDevice *d
 
         if (!path)
                 return -ENOMEM;
+        if (n == 0)
+                return 0;
         bus_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (bus_fd < 0)
                 return -errno;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <pci/pci.h>
 
@@ -256,6 +257,12 @@ int pci_scan(const HostRoot *root, PciDevice **ret, size_t *ret_n, char **ret_er
 
         if (!path || !st)
                 return -ENOMEM;
+        if (access(path, F_OK) < 0 && errno == ENOENT) {
+                /* No PCI bus at all (a container, an empty root): nothing to report. */
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
         acc = access_new();
         if (!acc)
                 return -ENOMEM;

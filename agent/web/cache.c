@@ -12,7 +12,7 @@
 typedef struct Entry {
         char *key;
         uint64_t generation;
-        RenderedBody body;
+        RenderedBody *body;
 } Entry;
 
 struct RenderCache {
@@ -29,20 +29,20 @@ RenderCache *render_cache_free(RenderCache *c) {
                 return NULL;
         for (size_t i = 0; i < CACHE_SLOTS; i++) {
                 free(c->slots[i].key);
-                rendered_body_done(&c->slots[i].body);
+                rendered_body_unref(c->slots[i].body);
         }
         free(c);
         return NULL;
 }
 
-const RenderedBody *render_cache_get(RenderCache *c, const char *key, uint64_t generation) {
+RenderedBody *render_cache_get(RenderCache *c, const char *key, uint64_t generation) {
         for (size_t i = 0; i < CACHE_SLOTS; i++)
                 if (c->slots[i].key && streq(c->slots[i].key, key) && c->slots[i].generation == generation)
-                        return &c->slots[i].body;
+                        return c->slots[i].body;
         return NULL;
 }
 
-const RenderedBody *render_cache_put(RenderCache *c, const char *key, uint64_t generation, RenderedBody *body) {
+int render_cache_put(RenderCache *c, const char *key, uint64_t generation, RenderedBody *body) {
         Entry *e = NULL;
         char *k;
 
@@ -57,13 +57,10 @@ const RenderedBody *render_cache_put(RenderCache *c, const char *key, uint64_t g
                 c->next = (c->next + 1) % CACHE_SLOTS;
         }
         k = strdup(key);
-        if (!k) {
-                rendered_body_done(body);
-                return NULL;
-        }
+        if (!k)
+                return -ENOMEM;
         free(e->key);
-        rendered_body_done(&e->body);
-        *e = (Entry) { .key = k, .generation = generation, .body = *body };
-        *body = (RenderedBody) {};
-        return &e->body;
+        rendered_body_unref(e->body);
+        *e = (Entry) { .key = k, .generation = generation, .body = rendered_body_ref(body) };
+        return 0;
 }

@@ -12,9 +12,8 @@ typedef struct RenderCache RenderCache;
 RenderCache *render_cache_new(void);
 RenderCache *render_cache_free(RenderCache *c);
 
-/* The cached body for key at this generation, or NULL. */
-const RenderedBody *render_cache_get(RenderCache *c, const char *key, uint64_t generation);
+/* The cached body for key at this generation (borrowed), or NULL. */
+RenderedBody *render_cache_get(RenderCache *c, const char *key, uint64_t generation);
 
-/* Stores body (taking it over) and returns the stored copy, or NULL if out of memory
- * (the body is freed then). */
-const RenderedBody *render_cache_put(RenderCache *c, const char *key, uint64_t generation, RenderedBody *body);
+/* Stores a reference to body; -ENOMEM leaves the cache as it was. */
+int render_cache_put(RenderCache *c, const char *key, uint64_t generation, RenderedBody *body);

@@ -18,27 +18,47 @@ static uint64_t fnv1a64(const char *p, size_t n) {
         return h;
 }
 
-int rendered_body_from_json(json_object *obj, RenderedBody *ret) {
+RenderedBody *rendered_body_new(json_object *obj) {
         size_t n;
-        const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-        char *copy;
+        const char *s = json_object_to_json_string_length(
+                obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        RenderedBody *b;
 
         if (!s)
-                return -ENOMEM;
-        copy = malloc(n + 2);
-        if (!copy)
-                return -ENOMEM;
-        memcpy(copy, s, n);
-        copy[n++] = '\n';
-        copy[n] = 0;
-        *ret = (RenderedBody) { .data = copy, .size = n };
-        snprintf(ret->etag, sizeof ret->etag, "\"%016llx\"", (unsigned long long) fnv1a64(copy, n));
-        return 0;
+                return NULL;
+        b = calloc(1, sizeof(RenderedBody));
+        if (!b)
+                return NULL;
+        b->data = malloc(n + 2);
+        if (!b->data) {
+                free(b);
+                return NULL;
+        }
+        memcpy(b->data, s, n);
+        b->data[n++] = '\n';
+        b->data[n] = 0;
+        b->size = n;
+        b->n_ref = 1;
+        snprintf(b->etag, sizeof b->etag, "\"%016llx\"", (unsigned long long) fnv1a64(b->data, n));
+        return b;
 }
 
-void rendered_body_done(RenderedBody *b) {
-        free(b->data);
-        *b = (RenderedBody) {};
+RenderedBody *rendered_body_ref(RenderedBody *b) {
+        if (b)
+                b->n_ref++;
+        return b;
+}
+
+RenderedBody *rendered_body_unref(RenderedBody *b) {
+        if (b && --b->n_ref == 0) {
+                free(b->data);
+                free(b);
+        }
+        return NULL;
+}
+
+static void body_released(void *cls) {
+        rendered_body_unref(cls);
 }
 
 void reply_add_common_headers(struct MHD_Response *resp) {
@@ -65,14 +85,20 @@ static bool etag_matches(const char *header, const char *etag) {
         return false;
 }
 
-enum MHD_Result reply_rendered(Request *r, const RenderedBody *b) {
+enum MHD_Result reply_rendered(Request *r, RenderedBody *b) {
         const char *inm = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
         bool not_modified = inm && etag_matches(inm, b->etag);
         struct MHD_Response *resp;
         enum MHD_Result ret;
 
-        resp = not_modified ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
-                            : MHD_create_response_from_buffer(b->size, b->data, MHD_RESPMEM_MUST_COPY);
+        if (not_modified)
+                resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        else {
+                resp = MHD_create_response_from_buffer_with_free_callback_cls(b->size, b->data, body_released,
+                                                                              rendered_body_ref(b));
+                if (!resp)
+                        rendered_body_unref(b);
+        }
         if (!resp)
                 return MHD_NO;
         reply_add_common_headers(resp);
@@ -86,23 +112,22 @@ enum MHD_Result reply_rendered(Request *r, const RenderedBody *b) {
 
 enum MHD_Result reply_json(Request *r, unsigned status, json_object *obj) {
         _cleanup_(json_object_putp) json_object *o = obj;
-        RenderedBody b;
+        RenderedBody *b = rendered_body_new(o);
         struct MHD_Response *resp;
         enum MHD_Result ret;
 
+        if (!b)
+                return MHD_NO;
         if (status == MHD_HTTP_OK) {
-                if (rendered_body_from_json(o, &b) < 0)
-                        return MHD_NO;
-                ret = reply_rendered(r, &b);
-                rendered_body_done(&b);
+                ret = reply_rendered(r, b);
+                rendered_body_unref(b);
                 return ret;
         }
-        if (rendered_body_from_json(o, &b) < 0)
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(b->size, b->data, body_released, b);
+        if (!resp) {
+                rendered_body_unref(b);
                 return MHD_NO;
-        resp = MHD_create_response_from_buffer(b.size, b.data, MHD_RESPMEM_MUST_COPY);
-        rendered_body_done(&b);
-        if (!resp)
-                return MHD_NO;
+        }
         reply_add_common_headers(resp);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         ret = MHD_queue_response(r->connection, status, resp);

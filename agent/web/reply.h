@@ -6,19 +6,24 @@
 
 #include "request.h"
 
+/* A rendered body, shared by reference between the cache and replies in
+ * flight: libmicrohttpd sends it without copying and drops its reference
+ * when the reply is done, so a rescan never frees bytes still being sent. */
 typedef struct RenderedBody {
+        unsigned n_ref;
         char *data;
         size_t size;
         char etag[24]; /* "\"" + 16 hex digits + "\"" */
 } RenderedBody;
 
-/* Renders obj (not consumed) into a body with its ETag. */
-int rendered_body_from_json(json_object *obj, RenderedBody *ret);
-void rendered_body_done(RenderedBody *b);
+/* Renders obj (not consumed) into a new body with its ETag, one reference. */
+RenderedBody *rendered_body_new(json_object *obj);
+RenderedBody *rendered_body_ref(RenderedBody *b);
+RenderedBody *rendered_body_unref(RenderedBody *b);
 
-/* Queues a 200 JSON reply with the body (copied), or 304 if the client's
- * If-None-Match matches its ETag. */
-enum MHD_Result reply_rendered(Request *r, const RenderedBody *b);
+/* Queues a 200 JSON reply with the body, or 304 if the client's
+ * If-None-Match matches its ETag. Takes a reference of its own. */
+enum MHD_Result reply_rendered(Request *r, RenderedBody *b);
 
 /* Renders and queues obj (consumed) with the given status. */
 enum MHD_Result reply_json(Request *r, unsigned status, json_object *obj);

@@ -119,7 +119,7 @@ static json_object *build_list(const Inventory *inv, const DeviceFilter *f) {
         return o;
 }
 
-static json_object *build_all(const Inventory *inv) {
+json_object *view_device_list(const Inventory *inv) {
         return build_list(inv, NULL);
 }
 
@@ -132,7 +132,7 @@ enum MHD_Result get_devices(Request *r) {
                 return problem_reply(r, PROBLEM_INVALID_PARAMETER, (ProblemField) { .parameter = bad },
                                      "invalid value '%s' for '%s'", request_query(r, bad), bad);
         if (MHD_get_connection_values(r->connection, MHD_GET_ARGUMENT_KIND, NULL, NULL) == 0)
-                return reply_cached(r, "devices", build_all);
+                return reply_cached(r, "devices", view_device_list);
 
         o = build_list(r->state->inventory, &f);
         if (!o)
@@ -162,17 +162,18 @@ enum MHD_Result get_device(Request *r) {
 }
 
 enum MHD_Result reply_cached(Request *r, const char *key, json_object *(*build)(const Inventory *inv)) {
-        const RenderedBody *b = render_cache_get(r->cache, key, r->state->generation);
+        RenderedBody *b = render_cache_get(r->cache, key, r->state->generation);
         _cleanup_(json_object_putp) json_object *o = NULL;
-        RenderedBody fresh;
+        enum MHD_Result ret;
 
-        if (!b) {
-                o = build(r->state->inventory);
-                if (!o || rendered_body_from_json(o, &fresh) < 0)
-                        return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
-                b = render_cache_put(r->cache, key, r->state->generation, &fresh);
-                if (!b)
-                        return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
-        }
-        return reply_rendered(r, b);
+        if (b)
+                return reply_rendered(r, b);
+        o = build(r->state->inventory);
+        b = o ? rendered_body_new(o) : NULL;
+        if (!b)
+                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
+        (void) render_cache_put(r->cache, key, r->state->generation, b); /* if not, the next request renders */
+        ret = reply_rendered(r, b);
+        rendered_body_unref(b);
+        return ret;
 }

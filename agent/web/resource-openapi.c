@@ -7,18 +7,15 @@ extern const char hostdevd_openapi_start[];
 extern const char hostdevd_openapi_end[];
 
 enum MHD_Result get_openapi(Request *r) {
-        static RenderedBody body; /* points into the binary; never freed */
-        RenderedBody fresh;
+        static RenderedBody *body; /* rendered once, kept for the process's life */
 
-        if (!body.data) {
+        if (!body) {
                 /* Round-trip through json-c once: validates it and gives the ETag. */
                 json_object *o = json_tokener_parse(hostdevd_openapi_start);
-                if (!o || rendered_body_from_json(o, &fresh) < 0) {
-                        json_object_put(o);
-                        return MHD_NO;
-                }
+                body = o ? rendered_body_new(o) : NULL;
                 json_object_put(o);
-                body = fresh;
+                if (!body)
+                        return MHD_NO;
         }
-        return reply_rendered(r, &body);
+        return reply_rendered(r, body);
 }

@@ -13,3 +13,5 @@ json_object *view_group(const Inventory *inv, const IommuGroup *g);
 json_object *view_capabilities(const Capabilities *c);
 json_object *view_host(const HostInfo *h, const char *agent_version);
 json_object *view_reasons(const ReasonList *l);
+/* {"count": N, "devices": [...]}: GET /v1/devices without filters. */
+json_object *view_device_list(const Inventory *inv);
