@@ -51,6 +51,8 @@
  * grubby and BLS files write for values with whitespace), "key=value" (GRUB's
  * re-quoting), then the odd shapes. Any argument that the tokenizer produced
  * has its original token among the shapes, so a round trip always works.
+ * One wrinkle: a last token with an open quote may end in a newline, which
+ * a reader would take for /proc/cmdline's; such a line gets one more '\n'.
  */
 
 #include <errno.h>
@@ -390,11 +392,6 @@ static bool token_reads_as(const char *t, const KArg *a, bool *ret_balanced) {
         if (a->value && (tok.value_len != strlen(a->value) ||
                          memcmp(tok.value, a->value, tok.value_len) != 0))
                 return false;
-        /* Unbalanced means last on the line: a trailing newline there would be
-         * taken for the one /proc/cmdline appends. */
-        if (!tok.balanced && t[n - 1] == '\n')
-                return false;
-
         *ret_balanced = tok.balanced;
         return true;
 }
@@ -518,7 +515,9 @@ int kcmdline_format_full(const KCmdline *c, char **ret) {
                         return r;
         }
 
-        r = buf_put(&b, ""); /* an empty line is "", not NULL */
+        /* Only a last token with an open quote can end in a newline; the
+         * reader drops one newline (/proc/cmdline's), so give it one more. */
+        r = buf_put(&b, b.len > 0 && b.s[b.len - 1] == '\n' ? "\n" : "");
         if (r < 0)
                 return r;
 

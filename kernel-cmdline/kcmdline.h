@@ -48,7 +48,8 @@ bool kcmdline_has(const KCmdline *c, const char *key, const char *value);
 
 /* Formats one argument or a whole command line back to text, quoting values
  * that contain whitespace; returns NULL when out of memory, or (errno EINVAL)
- * when no text reads back as the argument(s): see the _full variants. */
+ * when no text reads back as the argument(s), see the _full variants;
+ * karg_format() also refuses a token that could only stand last. */
 char *karg_format(const KArg *a);
 char *kcmdline_format(const KCmdline *c);
 
@@ -65,7 +66,9 @@ int kcmdline_key_canonical(const char *key, char **ret);
  * Returns 0 for a token that can stand anywhere on a line, 1 for a token
  * that is only correct as the last one of the line (its quotes do not
  * balance, so it swallows what follows: kcmdline_parse() produces such
- * arguments only from an unterminated quote), -EINVAL when no token reads
+ * arguments only from an unterminated quote; if such a token ends in a
+ * newline, a reader that drops /proc/cmdline's newline needs one more, which
+ * kcmdline_format_full() adds), -EINVAL when no token reads
  * back as this argument (e.g. a key containing '='), -ENOMEM. */
 int karg_format_full(const KArg *a, char **ret);
 

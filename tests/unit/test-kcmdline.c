@@ -20,16 +20,32 @@
 
 static unsigned n_tests, n_failed;
 
+/* One TAP line; control bytes in the description are shown as \xNN so
+ * that the line stays one line. */
 _printf_(2, 3) static bool check(bool ok, const char *fmt, ...) {
+        _cleanup_free_ char *d = NULL;
         va_list ap;
+        int r;
 
         n_tests++;
         if (!ok)
                 n_failed++;
-        printf("%sok %u - ", ok ? "" : "not ", n_tests);
+
         va_start(ap, fmt);
-        vprintf(fmt, ap);
+        r = vasprintf(&d, fmt, ap);
         va_end(ap);
+        if (r < 0)
+                abort();
+
+        printf("%sok %u - ", ok ? "" : "not ", n_tests);
+        for (const char *p = d; *p; p++) {
+                unsigned char u = (unsigned char) *p;
+
+                if (u < 0x20 || u == 0x7f)
+                        printf("\\x%02x", u);
+                else
+                        putchar(u);
+        }
         putchar('\n');
         return ok;
 }
