@@ -149,10 +149,11 @@ static int check_kernel_iommu(Eval *e) {
         int r;
 
         e->caps->n_groups = (unsigned) e->inv->n_groups;
-        e->caps->iommu_active = units > 0 && e->inv->n_groups > 0;
+        /* Active means what the inventory means by it: the kernel made groups. */
+        e->caps->iommu_active = e->inv->iommu_active;
         if (e->caps->iommu_active)
                 return add_check(e, "kernel-iommu", CHECK_PASS, "the kernel enabled the IOMMU (%s) and made %u IOMMU groups",
-                                 first, e->caps->n_groups);
+                                 first ?: "no unit in class/iommu", e->caps->n_groups);
         if (units > 0)
                 r = add_check(e, "kernel-iommu", CHECK_FAIL, "the IOMMU %s is registered but there are no IOMMU groups", first);
         else
@@ -162,7 +163,7 @@ static int check_kernel_iommu(Eval *e) {
         return set_hint(e, e->caps->iommu == IOMMU_AMD
                                    ? "AMD-Vi is on by default: remove amd_iommu=off or iommu=off from the kernel "
                                      "command line, and check the kernel log for AMD-Vi errors."
-                                   : "Add the kernel arguments listed under kernel-arguments and reboot.");
+                                   : "Add the kernel arguments listed in kernel_arguments.add and reboot.");
 }
 
 static bool allow_unsafe_interrupts(Eval *e) {
@@ -357,8 +358,9 @@ static int check_kernel_arguments(Eval *e) {
                         return -ENOMEM;
         r = add_check(e, "kernel-arguments", CHECK_FAIL, "%s%s%s%s%s", add ? "add: " : "", strempty(add),
                       add && rm ? "; " : "", rm ? "remove: " : "", strempty(rm));
-        return r < 0 ? r : set_hint(e, "Change the kernel command line (PATCH /v1/kernel-cmdline in maintenance "
-                                       "mode, or the bootloader's own tool) and reboot.");
+        return r < 0 ? r : set_hint(e, "Change the kernel command line with the bootloader's own tool (grubby "
+                                       "--update-kernel=ALL --args=..., or GRUB_CMDLINE_LINUX in /etc/default/grub "
+                                       "and update-grub, or /etc/kernel/cmdline and kernel-install) and reboot.");
 }
 
 static const char *decide_verdict(const Capabilities *c) {

@@ -53,6 +53,25 @@ static int read_sysfs_extras(const HostRoot *root, PciNames *names, PciDevice *d
         return 0;
 }
 
+/* Since 5.15 the kernel shows reset_method only on devices that have a reset
+ * method: where any device has the file, a device without it has none.
+ * Where no device has it, the kernel does not say, and neither do we. */
+static int infer_missing_reset_methods(PciDevice *devices, size_t n) {
+        bool kernel_reports = false;
+
+        for (size_t i = 0; i < n && !kernel_reports; i++)
+                kernel_reports = devices[i].has_reset_method;
+        for (size_t i = 0; kernel_reports && i < n; i++) {
+                if (devices[i].has_reset_method)
+                        continue;
+                devices[i].reset_methods = calloc(1, sizeof(char *));
+                if (!devices[i].reset_methods)
+                        return -ENOMEM;
+                devices[i].has_reset_method = true;
+        }
+        return 0;
+}
+
 static int cmp_int(const void *a, const void *b) {
         int x = *(const int *) a, y = *(const int *) b;
         return (x > y) - (x < y);
@@ -200,7 +219,7 @@ static int judge_device_own(const Inventory *inv, PciDevice *d) {
         if (r < 0)
                 return r;
 
-        if (d->has_reset_method && !d->reset_methods[0]) {
+        if (d->has_reset_method && !d->reset_methods[0] && !d->is_bridge && !pci_class_is_platform(d->class_code)) {
                 r = reason_list_add(&d->reasons, "no-reset", REASON_WARNING, d->name,
                                     "%s has no reset method: its state may leak from one VM to the next",
                                     d->name);
@@ -258,6 +277,9 @@ int inventory_scan(const HostRoot *root, PciNames *names, Inventory **ret, char 
         if (r < 0)
                 return r;
         r = read_sysfs_extras(root, names, inv->devices, inv->n_devices);
+        if (r < 0)
+                return r;
+        r = infer_missing_reset_methods(inv->devices, inv->n_devices);
         if (r < 0)
                 return r;
         r = host_usage_scan(root, inv->devices, inv->n_devices);

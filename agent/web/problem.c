@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "basic/log.h"
 #include "basic/macro.h"
@@ -52,7 +53,9 @@ static json_object *problem_json(const Request *r, ProblemCode code, ProblemFiel
         json_object_object_add(o, "title", json_object_new_string(problems[code].title));
         json_object_object_add(o, "status", json_object_new_int((int) problems[code].status));
         json_object_object_add(o, "detail", json_object_new_string(detail));
-        json_object_object_add(o, "instance", json_object_new_string(r->url ? r->url : "/"));
+        /* The path as received, cut short: a 414 must not echo kilobytes back. */
+        json_object_object_add(o, "instance", json_object_new_string_len(r->url ? r->url : "/",
+                                                                         r->url ? (int) strnlen(r->url, 256) : 1));
         json_object_object_add(o, "code", json_object_new_string(problems[code].code));
         if (field.parameter)
                 json_object_object_add(o, "parameter", json_object_new_string(field.parameter));
@@ -65,7 +68,9 @@ enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, 
         _cleanup_free_ char *detail = NULL;
         _cleanup_(json_object_putp) json_object *o = NULL;
         struct MHD_Response *resp;
-        const char *text;
+        unsigned status = problems[code].status;
+        _cleanup_free_ char *text = NULL;
+        const char *s;
         enum MHD_Result ret;
         va_list ap;
 
@@ -75,11 +80,16 @@ enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, 
         va_end(ap);
 
         o = problem_json(r, code, field, detail ?: problems[code].title);
-        text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
-        if (!text)
-                text = "{\"title\":\"Internal error\",\"status\":500}";
+        s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE)
+              : NULL;
+        if (!s || asprintf(&text, "%s\n", s) < 0) {
+                text = NULL;
+                status = MHD_HTTP_INTERNAL_SERVER_ERROR; /* out of memory: say so, briefly */
+        }
+        s = text ?: "{\"title\": \"Internal error\", \"status\": 500}\n";
 
-        resp = MHD_create_response_from_buffer(strlen(text), (void *) text, MHD_RESPMEM_MUST_COPY);
+        resp = MHD_create_response_from_buffer(strlen(s), (void *) s, MHD_RESPMEM_MUST_COPY);
         if (!resp)
                 return MHD_NO;
         reply_add_common_headers(resp);
@@ -87,7 +97,7 @@ enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, 
         if (r->allow)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
         log_debug("%s %s: %u %s", r->method, strempty(r->url), problems[code].status, strempty(detail));
-        ret = MHD_queue_response(r->connection, problems[code].status, resp);
+        ret = MHD_queue_response(r->connection, status, resp);
         MHD_destroy_response(resp);
         return ret;
 }

@@ -87,7 +87,9 @@ static bool etag_matches(const char *header, const char *etag) {
 
 enum MHD_Result reply_rendered(Request *r, RenderedBody *b) {
         const char *inm = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-        bool not_modified = inm && etag_matches(inm, b->etag);
+        /* Only a safe method may answer 304: a rescan must not be skipped. */
+        bool safe = streq(r->method, "GET") || streq(r->method, "HEAD");
+        bool not_modified = safe && inm && etag_matches(inm, b->etag);
         struct MHD_Response *resp;
         enum MHD_Result ret;
 

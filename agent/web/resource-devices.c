@@ -62,7 +62,7 @@ static const char *parse_filter(Request *r, DeviceFilter *f) {
                 f->driver = v;
         }
         if ((v = request_query(r, "iommu_group"))) {
-                if (safe_atoi(v, &f->group) < 0 || f->group < 0 || strchr(v, '\n'))
+                if (parse_group_id(v, &f->group) < 0)
                         return "iommu_group";
         }
         if ((v = request_query(r, "assignable"))) {

@@ -38,7 +38,7 @@ enum MHD_Result get_iommu_groups(Request *r) {
 }
 
 /* A group id: decimal digits only, no sign, no leading zeros but "0". */
-static int parse_group_id(const char *s, int *ret) {
+int parse_group_id(const char *s, int *ret) {
         size_t l = strlen(s);
 
         if (l == 0 || l > 9 || (s[0] == '0' && l > 1))

@@ -1,5 +1,6 @@
 /* GET /v1/openapi.json: the contract in api/openapi.json, built into the
  * binary (openapi-blob.S) so the agent serves exactly what it was built with. */
+#include "problem.h"
 #include "reply.h"
 #include "resources.h"
 
@@ -15,7 +16,8 @@ enum MHD_Result get_openapi(Request *r) {
                 body = o ? rendered_body_new(o) : NULL;
                 json_object_put(o);
                 if (!body)
-                        return MHD_NO;
+                        return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {},
+                                             "the built-in API document could not be rendered");
         }
         return reply_rendered(r, body);
 }

@@ -14,6 +14,10 @@ enum MHD_Result post_inventory_rescan(Request *r);
 enum MHD_Result get_openapi(Request *r);
 enum MHD_Result get_root(Request *r);
 
+/* An IOMMU group number as a client writes it: decimal digits, no sign, no
+ * leading zero but "0" itself. -EINVAL otherwise. */
+int parse_group_id(const char *s, int *ret);
+
 /* Replies with the cached rendering of key, rendering it with build() first
  * when the inventory changed since. */
 enum MHD_Result reply_cached(Request *r, const char *key, json_object *(*build)(const Inventory *inv));

@@ -13,6 +13,9 @@ static bool pattern_match(const char *pattern, const char *path, Request *r) {
         const char *p = pattern, *s = path;
         size_t n = 0;
 
+        if (streq(pattern, "/"))
+                return streq(path, "/");
+
         while (*p && *s) {
                 size_t pl, sl;
 

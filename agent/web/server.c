@@ -70,16 +70,34 @@ static int append_body(Request *r, const char *data, size_t size) {
 
 typedef struct QueryCheck {
         const Route *route;
-        const char *unknown;
+        const char *bad;       /* the offending parameter */
+        ProblemCode problem;
+        const char *why;
+        unsigned seen;         /* bit i: route->query[i] was given */
 } QueryCheck;
 
+/* Every query parameter must be one the route takes, given once, with a value. */
 static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
         QueryCheck *q = cls;
 
-        for (const char *const *a = q->route->query; a && *a; a++)
-                if (streq(*a, key))
+        for (unsigned i = 0; q->route->query && q->route->query[i]; i++) {
+                if (!streq(q->route->query[i], key))
+                        continue;
+                if (!value || !*value)
+                        q->why = "needs a value";
+                else if (q->seen & (1u << i))
+                        q->why = "is given more than once";
+                else {
+                        q->seen |= 1u << i;
                         return MHD_YES;
-        q->unknown = key;
+                }
+                q->bad = key;
+                q->problem = PROBLEM_INVALID_PARAMETER;
+                return MHD_NO;
+        }
+        q->bad = key;
+        q->problem = PROBLEM_UNKNOWN_PARAMETER;
+        q->why = "is not a parameter of this resource";
         return MHD_NO;
 }
 
@@ -118,9 +136,9 @@ static enum MHD_Result dispatch(Request *r) {
                                      "this API serves application/json and application/problem+json only");
         q.route = route;
         MHD_get_connection_values(r->connection, MHD_GET_ARGUMENT_KIND, check_query_arg, &q);
-        if (q.unknown)
-                return problem_reply(r, PROBLEM_UNKNOWN_PARAMETER, (ProblemField) { .parameter = q.unknown },
-                                     "'%s' does not take the query parameter '%s'", route->pattern, q.unknown);
+        if (q.bad)
+                return problem_reply(r, q.problem, (ProblemField) { .parameter = q.bad },
+                                     "the query parameter '%s' %s", q.bad, q.why);
         return route->handler(r);
 }
 
