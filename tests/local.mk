@@ -1,2 +1,53 @@
-# Tests: unit tests of the parsing pieces, integration tests that run the
-# real daemon against fixture trees and talk to it with curl.
+# Tests. Unit tests of the parsing pieces speak TAP; the integration suite
+# (pytest) starts the real daemon against fixture trees and real kernel
+# snapshots and talks to it with curl, validating every response against
+# api/openapi.json.
+TEST_EXTENSIONS = .sh
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = \
+	HOSTDEVD='$(abs_top_builddir)/hostdevd' \
+	HOSTDEVD_SRCDIR='$(abs_top_srcdir)' \
+	HOSTDEVD_BUILDDIR='$(abs_top_builddir)' \
+	PYTHON='$(PYTHON)' \
+	LSPCI='$(LSPCI)'; export HOSTDEVD HOSTDEVD_SRCDIR HOSTDEVD_BUILDDIR PYTHON LSPCI;
+
+UNIT_LDADD = libhost.a libkcmdline.a libbasic.a $(LIBPCI_LIBS) $(SYSTEMD_LIBS)
+WEB_UNIT_LDADD = libweb.a $(UNIT_LDADD) $(MHD_LIBS) $(JSONC_LIBS)
+
+check_PROGRAMS += tests/unit/test-pci-addr tests/unit/test-basic tests/unit/test-router
+tests_unit_test_pci_addr_SOURCES = tests/unit/test-pci-addr.c tests/unit/tap.h
+tests_unit_test_pci_addr_LDADD = $(UNIT_LDADD)
+tests_unit_test_basic_SOURCES = tests/unit/test-basic.c tests/unit/tap.h
+tests_unit_test_basic_LDADD = $(UNIT_LDADD)
+tests_unit_test_router_SOURCES = tests/unit/test-router.c tests/unit/tap.h
+tests_unit_test_router_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_router_LDADD = $(WEB_UNIT_LDADD)
+TESTS += tests/unit/test-pci-addr tests/unit/test-basic tests/unit/test-router
+
+# The integration suite runs after the binary is built.
+TESTS += tests/integration/run-pytest.sh
+EXTRA_DIST += \
+	tests/integration/run-pytest.sh \
+	tests/integration/conftest.py \
+	tests/integration/openapi_check.py \
+	tests/integration/test_http.py \
+	tests/integration/test_snapshots.py \
+	tests/integration/test_topologies.py \
+	tests/bench/bench.py \
+	tests/data/sysfs/README.md \
+	tests/data/sysfs/intel-gpu-like.tar.gz \
+	tests/data/sysfs/intel-gpu-like-vfio-bound.tar.gz \
+	tests/data/sysfs/iommu-off.tar.gz \
+	tests/data/sysfs/iommu-off-vfio-bound.tar.gz \
+	tests/data/sysfs/no-iommu.tar.gz \
+	tests/data/sysfs/no-iommu-vfio-bound.tar.gz \
+	tests/run-suite.sh \
+	tests/fixtures/mksysfs.py \
+	tests/fixtures/topologies.py \
+	tests/fixtures/test_mksysfs.py
+
+clean-local: clean-local-tests
+clean-local-tests:
+	-rm -rf tests/integration/results
+.PHONY: clean-local-tests

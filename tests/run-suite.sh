@@ -1,0 +1,87 @@
+#!/bin/sh
+# The whole test suite, as the README and CI run it, on Debian 12 as root:
+# installs what the tests need, then builds twice from this tree — once with
+# -Werror, once with AddressSanitizer and UndefinedBehaviorSanitizer — and
+# runs `make check` (unit tests and the integration suite against fixture
+# trees and real kernel snapshots) in both, plus `make distcheck` once.
+# Ends with the line "N passed, N failed".
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+if [ "${HOSTDEVD_SKIP_DEPS:-0}" != 1 ]; then
+        packaging/install-deps.sh --test || exit 1
+fi
+./autogen.sh >/dev/null 2>&1 || { echo "autogen.sh failed"; exit 1; }
+
+passed=0
+failed=0
+count() { # $1: build dir; adds its unit (TAP) and integration (JUnit) results
+        p=$(cat "$1"/tests/unit/*.trs "$1"/tests/fuzz/*.trs 2>/dev/null | grep -c '^:test-result: PASS') || true
+        f=$(cat "$1"/tests/unit/*.trs "$1"/tests/fuzz/*.trs 2>/dev/null | grep -c -E '^:test-result: (FAIL|ERROR|XPASS)') || true
+        passed=$((passed + p))
+        failed=$((failed + f))
+        if [ -f "$1/tests/integration/junit.xml" ]; then
+                set -- $("${PYTHON:-/usr/bin/python3}" - "$1/tests/integration/junit.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+t = sum(int(s.get("tests", 0)) for s in suites)
+bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+skip = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - bad - skip, bad)
+PY
+)
+                passed=$((passed + $1))
+                failed=$((failed + $2))
+        else
+                failed=$((failed + 1))
+                echo "no integration results in $1"
+        fi
+}
+
+variant() { # $1: name, then configure options
+        name=$1
+        shift
+        dir="$top/build-$name"
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        echo "=== $name: configure $*"
+        if ! (cd "$dir" && ../configure --enable-werror "$@" >configure.out 2>&1); then
+                tail -n 30 "$dir/configure.out"
+                failed=$((failed + 1))
+                return
+        fi
+        echo "=== $name: build"
+        if ! make -C "$dir" -j2 >"$dir/build.out" 2>&1; then
+                tail -n 40 "$dir/build.out"
+                failed=$((failed + 1))
+                return
+        fi
+        echo "=== $name: make check"
+        make -C "$dir" -j2 check >"$dir/check.out" 2>&1
+        grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir/check.out" | grep -v '^PASS' || true
+        grep -E '^# (TOTAL|PASS|FAIL|ERROR)' "$dir/check.out" || true
+        if grep -q '^FAIL: tests/integration' "$dir/check.out"; then
+                tail -n 60 "$dir/tests/integration/run-pytest.sh.log"
+        fi
+        count "$dir"
+}
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+variant plain
+variant sanitize --enable-asan --enable-ubsan
+
+echo "=== distcheck"
+if make -C "$top/build-plain" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$top/build-plain/distcheck.out" 2>&1; then
+        passed=$((passed + 1))
+        echo "distcheck: ok"
+else
+        failed=$((failed + 1))
+        tail -n 40 "$top/build-plain/distcheck.out"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

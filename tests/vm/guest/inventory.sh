@@ -1,0 +1,136 @@
+#!/bin/sh
+# inventory.sh: guest script of the real-kernel tier (run by /init, in
+# $RESULTS).  First binds two devices to vfio-pci the way an administrator
+# would, so that groups in every VFIO state exist; then records what the
+# kernel says about PCI devices, drivers, IOMMU groups, VFIO viability and
+# SR-IOV (kernel/), then asks hostdevd the same through its API (daemon/),
+# for test_vm_inventory.py to compare on the host.
+#
+# Exit status: non-zero only when the kernel-side record could not be made;
+# the daemon's failures are written to daemon/status.txt and judged by the
+# tests.
+
+set -u
+: "${RESULTS:=$PWD}"
+PORT=8080
+BASE=http://127.0.0.1:$PORT
+mkdir -p "$RESULTS/kernel" "$RESULTS/daemon"
+
+# ---- (0) vfio-pci bindings ----------------------------------------------
+# The GPU's function 0 alone (its audio function stays on snd_hda_intel: the
+# group is not viable) and the first SR-IOV VF (alone in its group: viable).
+# Without an active IOMMU vfio-pci refuses them and they are left driverless.
+bind_vfio() {
+	dev=/sys/bus/pci/devices/$1
+	[ -e "$dev" ] || return 0
+	echo vfio-pci >"$dev/driver_override"
+	[ -L "$dev/driver" ] && echo "$1" >"$dev/driver/unbind"
+	echo "$1" >/sys/bus/pci/drivers_probe
+}
+bind_vfio 0000:01:00.0 2>>"$RESULTS/kernel/bind.log"
+bind_vfio 0000:06:00.1 2>>"$RESULTS/kernel/bind.log"
+
+# ---- (a) what the kernel says -------------------------------------------
+cd "$RESULTS/kernel" || exit 1
+lspci -nn -D -k >lspci-nn-D-k.txt || exit 1
+# One paragraph per device: Slot, Class [cccc], ProgIf, Vendor [vvvv],
+# Device [dddd], Driver, IOMMUGroup: the tests' main source.
+lspci -vmm -nn -D -k >lspci-vmm.txt || exit 1
+lspci -tv >lspci-tv.txt
+ls -l /sys/kernel/iommu_groups/*/devices >iommu-groups.txt 2>&1
+cat /proc/cmdline >cmdline.txt
+if [ -d /sys/firmware/efi ]; then echo uefi; else echo bios; fi >firmware.txt
+uname -r >uname.txt
+
+# The same facts read straight from sysfs, one device a line, fields
+# separated by tabs (driver names may hold spaces: "i6300ESB timer"), so the
+# tests can check lspci (libpci) against the kernel's own files:
+#   ADDR vendor=0x.. device=0x.. class=0x...... driver=NAME|- group=N|-
+#        physfn=ADDR|- override=NAME|- bridge=yes|no
+#        totalvfs=N|- numvfs=N|- virtfns=A,B|-
+# A bridge is a device with a secondary bus (pci_bus/), as the kernel sees it.
+link_name() { if [ -L "$1" ]; then basename "$(readlink "$1")"; else echo -; fi; }
+for dev in /sys/bus/pci/devices/*; do
+	addr=${dev##*/}
+	bridge=no
+	[ -d "$dev/pci_bus" ] && bridge=yes
+	total=- num=- vfs=-
+	if [ -r "$dev/sriov_totalvfs" ]; then
+		total=$(cat "$dev/sriov_totalvfs")
+		num=$(cat "$dev/sriov_numvfs")
+		vfs=$(for l in "$dev"/virtfn*; do [ -L "$l" ] && echo "${l##*virtfn} $(link_name "$l")"; done |
+			sort -n | awk '{ printf "%s%s", sep, $2; sep = "," }')
+		[ -n "$vfs" ] || vfs=-
+	fi
+	override=$(cat "$dev/driver_override")
+	[ "$override" = "(null)" ] && override=-
+	printf '%s\tvendor=%s\tdevice=%s\tclass=%s\tdriver=%s\tgroup=%s\tphysfn=%s\toverride=%s' \
+		"$addr" "$(cat "$dev/vendor")" "$(cat "$dev/device")" "$(cat "$dev/class")" \
+		"$(link_name "$dev/driver")" "$(link_name "$dev/iommu_group")" \
+		"$(link_name "$dev/physfn")" "$override"
+	printf '\tbridge=%s\ttotalvfs=%s\tnumvfs=%s\tvirtfns=%s\n' "$bridge" "$total" "$num" "$vfs"
+done >sysfs-devices.txt
+
+ls -l /sys/bus/pci/devices/*/physfn /sys/bus/pci/devices/*/virtfn* >sriov-links.txt 2>&1
+ls -l /sys/class/iommu/ >class-iommu.txt 2>&1
+ls /sys/firmware/acpi/tables/ >acpi-tables.txt 2>&1
+cat /proc/modules >modules.txt
+grep -m 1 "^vendor_id" /proc/cpuinfo >cpuinfo.txt
+grep -m 1 '^flags' /proc/cpuinfo >>cpuinfo.txt
+ls -l /dev/vfio >dev-vfio.txt 2>&1
+# "N viable=yes|no" for every group with a /dev/vfio/N node (see
+# vfio-group-status.c); a group without a node is not usable through VFIO.
+set -- /dev/vfio/[0-9]*
+[ -e "$1" ] || set --
+vfio-group-status "$@" >vfio-status.txt 2>&1
+
+# ---- (b) what hostdevd says ----------------------------------------------
+cd "$RESULTS/daemon" || exit 1
+status() { echo "$*" >>status.txt; }
+: >status.txt
+if [ ! -x /usr/sbin/hostdevd ]; then
+	status "binary=absent"
+	exit 0
+fi
+status "binary=present"
+
+hostdevd --listen 127.0.0.1:$PORT >daemon.log 2>&1 &
+pid=$!
+# Wait until it answers anything over HTTP, even an error (TCG is slow:
+# allow 20 s), or stop if it died.
+tries=0
+until wget -q -S -O /dev/null $BASE/v1/host 2>&1 | grep -q HTTP/; do
+	if ! kill -0 $pid 2>/dev/null; then
+		wait $pid
+		status "started=no exited_early=$?"
+		exit 0
+	fi
+	tries=$((tries + 1))
+	if [ $tries -ge 100 ]; then
+		status "started=no answered=no"
+		break
+	fi
+	sleep 0.2
+done
+[ $tries -lt 100 ] && status "started=yes after_tries=$tries"
+
+# One body (EP.json) and one header dump (EP.headers: wget -S's status and
+# header lines) per endpoint; the status line says whether it was a 2xx.
+for ep in host capabilities devices iommu-groups; do
+	if wget -q -S -O "$ep.json" $BASE/v1/$ep 2>"$ep.headers"; then
+		status "GET /v1/$ep=ok"
+	else
+		status "GET /v1/$ep=failed $(grep -v '^  ' "$ep.headers" | tr '\n' ' ')"
+	fi
+done
+
+if kill -0 $pid 2>/dev/null; then
+	status "alive_at_end=yes"
+	kill $pid
+	wait $pid
+	status "exit_after_sigterm=$?"
+else
+	wait $pid
+	status "alive_at_end=no exit=$?"
+fi
+exit 0

@@ -1,0 +1,260 @@
+"""Real-kernel tier: hostdevd's inventory against what the kernel says.
+
+Each machine of tests/vm/machines boots once (a module-scoped fixture runs
+run-machine with guest/inventory.sh); in that one boot the guest binds two
+devices to vfio-pci, records the kernel's view (lspci, sysfs links, IOMMU
+groups, VFIO viability, SR-IOV) and hostdevd's answers (/v1/devices,
+/v1/iommu-groups, /v1/capabilities, /v1/host).  The tests compare the two
+field by field, and check that the kernel record itself is what the machine
+definition promises (so a broken machine shows up as such, not as a daemon
+bug).
+
+Run with Debian's python (pytest is installed for it):
+    HOSTDEVD_BINARY=/path/to/hostdevd /usr/bin/python3 -m pytest tests/vm
+Environment:
+    HOSTDEVD_BINARY   the daemon to ship into the guest (required for the
+                      daemon tests; without it they fail and say so)
+    HOSTDEVD_VM_OUT   where each machine's results go (default: a pytest
+                      temporary directory); kept for inspection
+    HOSTDEVD_VM_CACHE the kernel cache setup.sh filled (default tests/vm/cache)
+Without QEMU or the kernel every test is skipped with the reason.
+"""
+
+import json
+import sys
+
+import pytest
+
+from vmrecord import (
+    COMMON_DEVICES, ENDPOINTS, GPU_AUDIO, GPU_FN0, HERE, SRIOV_PF, SRIOV_VFS,
+    VFIO_BOUND, Record, device_differences, drivers_allow_vfio, group_members,
+    kernel_group_members, kernel_groups, one_per_line, out_dir,
+    parse_group_listing, parse_lspci_vmm, parse_wget_headers, run_machine,
+    tier_binary,
+)
+
+GUEST_SCRIPT = HERE / "guest" / "inventory.sh"
+
+# The verdict /v1/capabilities must give on each machine.
+EXPECTED_VERDICT = {
+    "intel": "ready",                       # VT-d on (intel_iommu=on)
+    "amd": "ready",                         # AMD-Vi is on by default
+    "intel-default": "ready",               # VT-d on with no argument at all
+    "intel-off": "needs-kernel-arguments",  # DMAR table, intel_iommu=off
+    "none": "disabled-in-firmware",         # no DMAR/IVRS; the CPU has svm
+}
+MACHINES_WITH_IOMMU = {"intel", "amd", "intel-default"}
+
+
+@pytest.fixture(scope="module", params=list(EXPECTED_VERDICT))
+def boot(request, tmp_path_factory):
+    """Boot one machine once with the inventory script: its Record."""
+    machine = request.param
+    binary = tier_binary()
+    out = run_machine(machine, GUEST_SCRIPT, out_dir(machine, tmp_path_factory), binary)
+    return Record(machine, out / "results")
+
+
+@pytest.fixture(scope="module")
+def kernel(boot):
+    """The kernel's record of the boot: address -> KernelDevice."""
+    return boot.kernel_devices()
+
+
+# ---- the kernel record is what the machine promises ------------------------
+
+def test_kernel_record_agrees_with_lspci(boot, kernel):
+    """lspci (libpci) and the sysfs files tell the same story."""
+    lspci = parse_lspci_vmm(boot.kernel_file("lspci-vmm.txt"))
+    assert set(lspci) == set(kernel)
+    bad = []
+    for addr, k in kernel.items():
+        want = {"vendor_id": k.vendor_id, "device_id": k.device_id,
+                "class": k.klass, "driver": k.driver, "group": k.group}
+        for key, value in want.items():
+            if lspci[addr][key] != value:
+                bad.append(f"{addr} {key}: lspci {lspci[addr][key]!r}, sysfs {value!r}")
+    assert not bad, one_per_line(bad)
+
+
+def test_kernel_record_group_listing(boot, kernel):
+    """The iommu_groups listing and each device's iommu_group link agree."""
+    listing = parse_group_listing(boot.kernel_file("iommu-groups.txt"))
+    assert listing == kernel_group_members(kernel)
+
+
+def test_machine_has_its_devices(boot, kernel):
+    """The devices tests/vm/machines promises, at their addresses; the
+    SR-IOV PF with 2 of its 4 VFs enabled; the PCIe-to-PCI bridge."""
+    have = {addr: f"{k.vendor_id}:{k.device_id}" for addr, k in kernel.items()}
+    assert {addr: have.get(addr) for addr in COMMON_DEVICES} == COMMON_DEVICES
+    pf = kernel[SRIOV_PF]
+    assert (pf.total_vfs, pf.enabled_vfs, pf.vfs) == (4, 2, SRIOV_VFS)
+    assert [kernel[vf].physfn for vf in SRIOV_VFS] == [SRIOV_PF, SRIOV_PF]
+    assert kernel["0000:04:00.0"].bridge
+
+
+def test_machine_iommu_state(boot, kernel):
+    """IOMMU on: the known group shapes; off or absent: no groups at all."""
+    cmdline = boot.cmdline()
+    tables = boot.kernel_file("acpi-tables.txt").split()
+    groups = parse_group_listing(boot.kernel_file("iommu-groups.txt"))
+    assert ("intel_iommu=on" in cmdline) == (boot.machine == "intel")
+    assert ("intel_iommu=off" in cmdline) == (boot.machine == "intel-off")
+    assert ("DMAR" in tables) == boot.machine.startswith("intel")
+    assert ("IVRS" in tables) == (boot.machine == "amd")
+    vfio = boot.vfio_status()
+    assert [kernel[a].override for a in VFIO_BOUND] == ["vfio-pci"] * 2
+    if boot.machine not in MACHINES_WITH_IOMMU:
+        assert groups == {} and vfio == {}
+        # vfio-pci refused the devices: they are left without a driver.
+        assert [kernel[a].driver for a in VFIO_BOUND] == [None, None]
+        return
+    group_of = lambda addr: kernel[addr].group
+    assert [kernel[a].driver for a in VFIO_BOUND] == ["vfio-pci"] * 2
+    # GPU on vfio-pci, its audio function on snd_hda_intel: not viable.
+    # The VF alone on vfio-pci: viable.  No other group has a VFIO node.
+    assert kernel[GPU_AUDIO].driver == "snd_hda_intel"
+    assert vfio == {group_of(GPU_FN0): False, group_of(SRIOV_VFS[0]): True}
+    # GPU and its audio function: one group.
+    assert group_of("0000:01:00.0") == group_of("0000:01:00.1") is not None
+    # The PCIe-to-PCI bridge shares its group with both devices behind it.
+    assert groups[group_of("0000:04:00.0")] == {"0000:04:00.0", "0000:05:01.0", "0000:05:02.0"}
+    # The PF and each VF alone.
+    for addr in [SRIOV_PF] + SRIOV_VFS:
+        assert groups[group_of(addr)] == {addr}
+
+
+# ---- hostdevd against the kernel -------------------------------------------
+
+def test_daemon_answered(boot):
+    """hostdevd started, answered every endpoint and was still running."""
+    status = boot.daemon_status()
+    assert "binary=present" in status, "no hostdevd binary (set HOSTDEVD_BINARY)"
+    assert "started=yes" in status, status
+    for ep in ENDPOINTS:
+        assert f"GET /v1/{ep}=ok" in status, status
+    assert "alive_at_end=yes" in status, status
+
+
+def test_devices_addresses(boot, kernel):
+    assert sorted(boot.daemon_devices()) == sorted(kernel)
+
+
+def test_devices_ids(boot, kernel):
+    bad = device_differences(boot, kernel, {
+        "vendor_id": lambda k: k.vendor_id,
+        "device_id": lambda k: k.device_id,
+        "class": lambda k: k.klass,
+    })
+    assert not bad, one_per_line(bad)
+
+
+def test_devices_driver(boot, kernel):
+    bad = device_differences(boot, kernel, {"driver": lambda k: k.driver})
+    assert not bad, one_per_line(bad)
+
+
+def test_devices_iommu_group(boot, kernel):
+    bad = device_differences(boot, kernel, {"iommu_group": lambda k: k.group})
+    assert not bad, one_per_line(bad)
+
+
+def test_devices_sriov(boot, kernel):
+    """PF: total/enabled VFs and the VF list in virtfnN order; VF: physfn;
+    everything else: sriov and physfn null."""
+    keys = ("total_vfs", "enabled_vfs", "vfs")
+
+    def sriov(k):
+        if k.total_vfs is None:
+            return None
+        return dict(zip(keys, (k.total_vfs, k.enabled_vfs, k.vfs)))
+
+    def project(key, value):
+        # Only the SR-IOV fields the kernel record has are compared.
+        if key == "sriov" and isinstance(value, dict):
+            return {name: value.get(name, "(absent)") for name in keys}
+        return value
+    bad = device_differences(boot, kernel, {
+        "sriov": sriov,
+        "physfn": lambda k: k.physfn,
+    }, project)
+    assert not bad, one_per_line(bad)
+
+
+def test_iommu_groups_members(boot, kernel):
+    assert group_members(boot) == kernel_group_members(kernel)
+
+
+def test_iommu_groups_member_details(boot, kernel):
+    """Each member's driver, and its role: "bridge" exactly for devices with
+    a secondary bus, "endpoint" for the rest."""
+    bad = []
+    for gid, g in sorted(boot.daemon_groups().items(), key=lambda i: str(i[0])):
+        for m in g.get("members", []):
+            k = kernel.get(m.get("address"))
+            if k is None:
+                bad.append(f"group {gid}: {m.get('address')!r} is no device of the kernel")
+                continue
+            role = "bridge" if k.bridge else "endpoint"
+            if m.get("role") != role:
+                bad.append(f"group {gid} {k.address} role: hostdevd {m.get('role')!r}, kernel {role!r}")
+            if m.get("driver", "(absent)") != k.driver:
+                bad.append(f"group {gid} {k.address} driver: hostdevd {m.get('driver', '(absent)')!r}, "
+                           f"kernel {k.driver!r}")
+    assert not bad, one_per_line(bad)
+
+
+def test_kernel_viability_rule(boot, kernel):
+    """The kernel's VIABLE flag follows the drivers of the group's members
+    (a check of the record, and of what "viable" means)."""
+    groups = kernel_groups(kernel)
+    vfio = boot.vfio_status()
+    assert {gid: drivers_allow_vfio(groups[gid]) for gid in vfio} == vfio
+
+
+def test_iommu_groups_viable(boot, kernel):
+    """viable: usable through VFIO now, as VFIO_GROUP_GET_STATUS says; a
+    group with no /dev/vfio/N node (no member on vfio-pci) is not."""
+    vfio = boot.vfio_status()
+    daemon = boot.daemon_groups()
+    bad = []
+    for gid, members in sorted(kernel_groups(kernel).items()):
+        want = vfio.get(gid, False)
+        got = daemon.get(gid, {}).get("viable", "(absent)")
+        if got != want:
+            bad.append(f"group {gid} ({', '.join(sorted(k.address for k in members))}): "
+                       f"hostdevd viable={got!r}, kernel {want!r}")
+    assert not bad, one_per_line(bad)
+
+
+def test_capabilities_verdict(boot):
+    verdict = boot.daemon_verdict()
+    checks = boot.daemon_json("capabilities").get("checks")
+    assert verdict == EXPECTED_VERDICT[boot.machine], \
+        f"checks: {json.dumps(checks, indent=1)[:1500]}"
+
+
+def test_host_answers(boot):
+    answer = boot.daemon_json("host")
+    assert isinstance(answer, dict) and answer, answer
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_answers_match_openapi(boot, endpoint):
+    """The answers a real kernel produced keep the contract, api/openapi.json
+    (checked with the integration suite's validator)."""
+    top = HERE.parent.parent
+    sys.path.insert(0, str(top / "tests" / "integration"))
+    try:
+        from openapi_check import load_spec
+    except ImportError as e:
+        pytest.skip(f"no contract validator (tests/integration/openapi_check.py): {e}")
+    finally:
+        sys.path.pop(0)
+    boot.daemon_json(endpoint)  # fails with the reason when there is no answer
+    body = (boot.results / "daemon" / f"{endpoint}.json").read_bytes()
+    status, headers = parse_wget_headers(
+        (boot.results / "daemon" / f"{endpoint}.headers").read_text())
+    spec = load_spec(top / "api" / "openapi.json")
+    spec.validate_response("GET", f"/v1/{endpoint}", status, headers, body)
