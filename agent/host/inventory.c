@@ -39,7 +39,7 @@ static int read_sysfs_extras(const HostRoot *root, PciNames *names, PciDevice *d
                         log_debug("Cannot open sysfs directory of %s: %m", devices[i].name);
                         continue; /* removed since the scan: keep what libpci said */
                 }
-                r = pci_device_read_sysfs(&devices[i], fd);
+                r = pci_device_read_sysfs(&devices[i], bus_fd, fd);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)

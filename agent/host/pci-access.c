@@ -159,8 +159,11 @@ static int cmp_device(const void *a, const void *b) {
 }
 
 static int copy_device(struct pci_dev *p, PciDevice *d) {
+        /* Not PCI_FILL_PARENT: libpci 3.9 leaks the realpath() buffer it
+         * resolves the parent with (LeakSanitizer); the parent is read from
+         * the device's sysfs link instead (pci_device_read_sysfs()). */
         const int want = PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS |
-                         PCI_FILL_NUMA_NODE | PCI_FILL_IOMMU_GROUP | PCI_FILL_DRIVER | PCI_FILL_PARENT;
+                         PCI_FILL_NUMA_NODE | PCI_FILL_IOMMU_GROUP | PCI_FILL_DRIVER;
         int known = pci_fill_info(p, want);
         char *s;
 
@@ -196,14 +199,6 @@ static int copy_device(struct pci_dev *p, PciDevice *d) {
                 d->driver = strdup(s);
                 if (!d->driver)
                         return -ENOMEM;
-        }
-        if ((known & PCI_FILL_PARENT) && p->parent) {
-                PciAddr pa = { .domain = (uint32_t) p->parent->domain, .bus = p->parent->bus,
-                               .slot = p->parent->dev, .func = p->parent->func };
-                d->parent = malloc(PCI_ADDR_STRLEN);
-                if (!d->parent)
-                        return -ENOMEM;
-                pci_addr_format(&pa, d->parent);
         }
         return 0;
 }

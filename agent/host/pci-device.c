@@ -105,11 +105,38 @@ static int read_reset_methods(PciDevice *d, int dir_fd) {
         return strv_split(s, " ", &d->reset_methods);
 }
 
-int pci_device_read_sysfs(PciDevice *d, int dir_fd) {
+/* sys/bus/pci/devices/<addr> links to ".../0000:00:02.0/0000:01:00.0": the
+ * component before the device's own is its upstream bridge, if a function. */
+static int read_parent(PciDevice *d, int bus_fd) {
+        _cleanup_free_ char *target = NULL;
+        char parent[PCI_ADDR_STRLEN];
+        char *slash;
+        int r;
+
+        r = readlinkat_malloc(bus_fd, d->name, &target);
+        if (r < 0)
+                return r;
+        slash = strrchr(target, '/');
+        if (!slash)
+                return 0;
+        *slash = 0;
+        slash = strrchr(target, '/');
+        if (sysfs_path_pci_ancestor(slash ? slash + 1 : target, parent) < 0)
+                return 0; /* on a root bus */
+        d->parent = strdup(parent);
+        return d->parent ? 0 : -ENOMEM;
+}
+
+int pci_device_read_sysfs(PciDevice *d, int bus_fd, int dir_fd) {
         _cleanup_free_ char *override = NULL;
         int r;
 
-        r = readlink_basename_at(dir_fd, "driver", &d->driver);
+        if (!d->driver) { /* libpci said none, or could not say */
+                r = readlink_basename_at(dir_fd, "driver", &d->driver);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        r = read_parent(d, bus_fd);
         if (r < 0 && r != -ENOENT)
                 return r;
 

@@ -88,8 +88,9 @@ typedef struct PciDevice {
 } PciDevice;
 
 /* Reads from the device's sysfs directory what libpci does not provide.
- * dir_fd is an open directory fd of sys/bus/pci/devices/<addr>. */
-int pci_device_read_sysfs(PciDevice *d, int dir_fd);
+ * bus_fd is an open directory fd of sys/bus/pci/devices, dir_fd of the
+ * device's own directory in it. */
+int pci_device_read_sysfs(PciDevice *d, int bus_fd, int dir_fd);
 
 void pci_device_done(PciDevice *d);
 
