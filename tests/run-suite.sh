@@ -3,7 +3,8 @@
 # installs what the tests need, then builds twice from this tree — once with
 # -Werror, once with AddressSanitizer and UndefinedBehaviorSanitizer — and
 # runs `make check` (unit tests and the integration suite against fixture
-# trees and real kernel snapshots) in both, plus `make distcheck` once.
+# trees and real kernel snapshots) in both, the real-kernel tier (Debian's
+# kernel under QEMU, `make check-vm`) once, and `make distcheck` once.
 # Ends with the line "N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,28 +17,34 @@ fi
 
 passed=0
 failed=0
+skipped=0
 count() { # $1: build dir; adds its unit (TAP) and integration (JUnit) results
         p=$(cat "$1"/tests/unit/*.trs "$1"/tests/fuzz/*.trs 2>/dev/null | grep -c '^:test-result: PASS') || true
         f=$(cat "$1"/tests/unit/*.trs "$1"/tests/fuzz/*.trs 2>/dev/null | grep -c -E '^:test-result: (FAIL|ERROR|XPASS)') || true
         passed=$((passed + p))
         failed=$((failed + f))
-        if [ -f "$1/tests/integration/junit.xml" ]; then
-                set -- $("${PYTHON:-/usr/bin/python3}" - "$1/tests/integration/junit.xml" <<'PY'
+        count_junit "$1/tests/integration/junit.xml"
+}
+
+count_junit() { # $1: a JUnit report; a missing one counts as a failure
+        if [ ! -f "$1" ]; then
+                failed=$((failed + 1))
+                echo "no test results in $1"
+                return
+        fi
+        set -- $(/usr/bin/python3 - "$1" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
 t = sum(int(s.get("tests", 0)) for s in suites)
 bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
 skip = sum(int(s.get("skipped", 0)) for s in suites)
-print(t - bad - skip, bad)
+print(t - bad - skip, bad, skip)
 PY
 )
-                passed=$((passed + $1))
-                failed=$((failed + $2))
-        else
-                failed=$((failed + 1))
-                echo "no integration results in $1"
-        fi
+        passed=$((passed + $1))
+        failed=$((failed + $2))
+        skipped=$((skipped + $3))
 }
 
 variant() { # $1: name, then configure options
@@ -60,10 +67,10 @@ variant() { # $1: name, then configure options
         fi
         echo "=== $name: make check"
         make -C "$dir" -j2 check >"$dir/check.out" 2>&1
-        grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir/check.out" | grep -v '^PASS' || true
-        grep -E '^# (TOTAL|PASS|FAIL|ERROR)' "$dir/check.out" || true
-        if grep -q '^FAIL: tests/integration' "$dir/check.out"; then
-                tail -n 60 "$dir/tests/integration/run-pytest.sh.log"
+        grep -a -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir/check.out" | grep -v '^PASS' || true
+        grep -a -E '^# (TOTAL|PASS|FAIL|ERROR)' "$dir/check.out" || true
+        if grep -a -q '^FAIL: tests/integration' "$dir/check.out"; then
+                grep -a -E '^(FAILED|ERROR) ' "$dir/tests/integration/run-pytest.log" | head -n 40
         fi
         count "$dir"
 }
@@ -74,6 +81,12 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 variant plain
 variant sanitize --enable-asan --enable-ubsan
 
+echo "=== real-kernel tier: make check-vm"
+make -C "$top/build-plain" check-vm >"$top/build-plain/check-vm.out" 2>&1
+grep -a -E '(PASSED|FAILED|ERROR|SKIPPED)' "$top/build-plain/check-vm.out" | grep -a -v PASSED | head -n 40 || true
+grep -a -E '^=+ .*(passed|failed|skipped).* =+$' "$top/build-plain/check-vm.out" || tail -n 20 "$top/build-plain/check-vm.out"
+count_junit "$top/build-plain/tests/vm/junit.xml"
+
 echo "=== distcheck"
 if make -C "$top/build-plain" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$top/build-plain/distcheck.out" 2>&1; then
         passed=$((passed + 1))
@@ -83,5 +96,6 @@ else
         tail -n 40 "$top/build-plain/distcheck.out"
 fi
 
+[ "$skipped" -gt 0 ] && echo "($skipped skipped: see the reasons above)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

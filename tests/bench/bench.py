@@ -14,7 +14,6 @@ Usage: bench.py [--binary PATH] [--runs N] [--seconds S]
 import argparse
 import http.client
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -30,15 +29,15 @@ sys.path.insert(0, str(SRCDIR / "tests" / "fixtures"))
 
 
 def timed(cmd, runs):
-    times, rss = [], []
+    """Median wall time of runs executions."""
+    times = []
     for _ in range(runs):
         t = time.perf_counter()
         p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append(time.perf_counter() - t)
         if p.returncode != 0:
             sys.exit(f"{cmd[0]} failed with {p.returncode}")
-        rss.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    return statistics.median(times), max(rss)
+    return statistics.median(times)
 
 
 def child_maxrss(cmd):
@@ -101,8 +100,8 @@ def main():
         print(f"functions: lspci sees {n_lspci}, hostdevd sees {n_agent}")
 
         subprocess.run(lspci, stdout=subprocess.DEVNULL)  # warm the page cache for both
-        t_lspci, _ = timed(lspci, args.runs)
-        t_agent, _ = timed(agent, args.runs)
+        t_lspci = timed(lspci, args.runs)
+        t_agent = timed(agent, args.runs)
         print(f"cold scan: hostdevd --once {t_agent * 1000:.1f} ms, lspci -vmm -nn -D -k {t_lspci * 1000:.1f} ms "
               f"(median of {args.runs}); ratio hostdevd/lspci = {t_agent / t_lspci:.2f}")
         m_agent, m_lspci = child_maxrss(agent), child_maxrss(lspci)

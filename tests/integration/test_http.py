@@ -228,8 +228,10 @@ def test_host_id_prefers_dmi_uuid(tmp_path, start_agent, root):
     assert host["host_id_source"] == "dmi-product-uuid"
 
 
-def test_sd_notify_ready_after_listening(root, tmp_path, start_agent):
-    path = str(tmp_path / "notify.sock")
+def test_sd_notify_ready_after_listening(root, start_agent):
+    import tempfile
+    short = tempfile.mkdtemp(prefix="hd-", dir="/tmp")  # AF_UNIX paths are short
+    path = os.path.join(short, "notify")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
     sock.settimeout(20)
@@ -239,6 +241,9 @@ def test_sd_notify_ready_after_listening(root, tmp_path, start_agent):
     assert agent.get("/v1/host").status == 200  # listening when READY was sent
     assert agent.stop() == 0
     assert "STOPPING=1" in sock.recv(4096).decode()
+    sock.close()
+    os.unlink(path)
+    os.rmdir(short)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

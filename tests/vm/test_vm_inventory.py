@@ -137,6 +137,12 @@ def test_daemon_answered(boot):
     assert "alive_at_end=yes" in status, status
 
 
+def test_daemon_stops_cleanly(boot):
+    """SIGTERM (systemd's stop) ends hostdevd with status 0."""
+    status = boot.daemon_status()
+    assert "exit_after_sigterm=0" in status.split("\n"), status
+
+
 def test_devices_addresses(boot, kernel):
     assert sorted(boot.daemon_devices()) == sorted(kernel)
 
