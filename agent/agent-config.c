@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent-config.h"
+#include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/parse-util.h"
@@ -78,33 +79,36 @@ static char *strip(char *s) {
         return s;
 }
 
-int agent_config_load(AgentConfig *c, const char *path, unsigned *ret_line) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
-        unsigned n = 0;
+typedef struct LoadState {
+        AgentConfig *config;
+        unsigned bad_line;
+} LoadState;
 
-        if (!f)
-                return -errno;
-        while (getline(&line, &cap, f) > 0) {
-                char *l, *eq;
-                int r;
+static int config_line(char *line, unsigned n, void *userdata) {
+        LoadState *st = userdata;
+        char *l = strip(line), *eq;
+        int r;
 
-                n++;
-                l = strip(line);
-                if (!*l || *l == '#')
-                        continue;
-                eq = strchr(l, '=');
-                if (!eq) {
-                        *ret_line = n;
-                        return -EINVAL;
-                }
-                *eq = 0;
-                r = agent_config_set(c, strip(l), strip(eq + 1));
-                if (r < 0) {
-                        *ret_line = n;
-                        return r;
-                }
+        if (!*l || *l == '#')
+                return 0;
+        eq = strchr(l, '=');
+        if (!eq) {
+                st->bad_line = n;
+                return -EINVAL;
         }
-        return 0;
+        *eq = 0;
+        r = agent_config_set(st->config, strip(l), strip(eq + 1));
+        if (r < 0)
+                st->bad_line = n;
+        return r;
+}
+
+int agent_config_load(AgentConfig *c, const char *path, unsigned *ret_line) {
+        LoadState st = { .config = c };
+        int r;
+
+        r = read_lines(path, config_line, &st);
+        if (r < 0 && st.bad_line)
+                *ret_line = st.bad_line;
+        return r;
 }

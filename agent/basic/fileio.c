@@ -200,3 +200,22 @@ int read_one_line_at(int dir_fd, const char *name, char **ret) {
         return 0;
 }
 
+
+int read_lines(const char *path, line_fn fn, void *userdata) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        unsigned n = 0;
+
+        if (!f)
+                return -errno;
+        while (getline(&line, &cap, f) > 0) {
+                int r;
+
+                line[strcspn(line, "\n")] = 0;
+                r = fn(line, ++n, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return ferror(f) ? -EIO : 0;
+}

@@ -25,3 +25,9 @@ int write_file_atomic(const char *path, const char *contents, size_t size, unsig
  * walked this way: no path is rebuilt per attribute). */
 int read_one_line_at(int dir_fd, const char *name, char **ret);
 int readlink_basename_at(int dir_fd, const char *name, char **ret);
+
+/* Calls fn for each line of a file, without its newline, with the line's
+ * number (from 1); stops at the first negative return and passes it on.
+ * -ENOENT when the file does not exist. */
+typedef int (*line_fn)(char *line, unsigned number, void *userdata);
+int read_lines(const char *path, line_fn fn, void *userdata);

@@ -174,7 +174,33 @@ static HostUsageKind mount_kind(const char *where) {
         return USAGE_FILESYSTEM;
 }
 
-static int scan_mount_line(const UsageScan *s, char *line) {
+typedef int (*usage_line_fn)(const UsageScan *s, char *line, unsigned n);
+
+typedef struct LineScan {
+        const UsageScan *s;
+        usage_line_fn fn;
+} LineScan;
+
+static int scan_line_thunk(char *line, unsigned n, void *userdata) {
+        const LineScan *ls = userdata;
+
+        return ls->fn(ls->s, line, n);
+}
+
+/* Reads <root>/proc/<sub> line by line; a missing file is no usage. */
+static int scan_proc_lines(const UsageScan *s, const char *sub, usage_line_fn fn) {
+        _cleanup_free_ char *path = hostroot_path(s->root, AREA_PROC, "%s", sub);
+        LineScan ctx = { s, fn };
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = read_lines(path, scan_line_thunk, &ctx);
+        return r == -ENOENT || r == -EACCES ? 0 : r;
+}
+
+/* mountinfo: id parent maj:min root mountpoint options... - fstype source superoptions */
+static int scan_mount_line(const UsageScan *s, char *line, unsigned n_line) {
         _cleanup_strv_free_ char **f = NULL;
         _cleanup_free_ char *name = NULL, *detail = NULL;
         size_t n, dash;
@@ -201,59 +227,26 @@ static int scan_mount_line(const UsageScan *s, char *line) {
 }
 
 static int scan_mounts(const UsageScan *s) {
-        _cleanup_free_ char *path = hostroot_path(s->root, AREA_PROC, "self/mountinfo");
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
+        return scan_proc_lines(s, "self/mountinfo", scan_mount_line);
+}
 
-        if (!path)
-                return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f)
+/* /proc/swaps: Filename Type Size Used Priority, after a header line. */
+static int scan_swap_line(const UsageScan *s, char *line, unsigned n) {
+        _cleanup_free_ char *name = NULL, *detail = NULL;
+
+        if (n == 1)
                 return 0;
-        while (getline(&line, &cap, f) > 0) {
-                int r;
-
-                line[strcspn(line, "\n")] = 0;
-                r = scan_mount_line(s, line);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        line[strcspn(line, " \t")] = 0;
+        unescape_octal(line);
+        if (block_name_by_source(s, line, &name) < 0)
+                return 0; /* a swap file: its filesystem is already counted */
+        if (asprintf(&detail, "swap on %s", name) < 0)
+                return -ENOMEM;
+        return mark_block(s, name, USAGE_SWAP, detail, 0);
 }
 
 static int scan_swaps(const UsageScan *s) {
-        _cleanup_free_ char *path = hostroot_path(s->root, AREA_PROC, "swaps");
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
-        bool header = true;
-
-        if (!path)
-                return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f)
-                return 0;
-        while (getline(&line, &cap, f) > 0) {
-                _cleanup_free_ char *name = NULL, *detail = NULL;
-                char *file = line;
-                int r;
-
-                if (header) {
-                        header = false;
-                        continue;
-                }
-                file[strcspn(file, " \t\n")] = 0;
-                unescape_octal(file);
-                if (block_name_by_source(s, file, &name) < 0)
-                        continue; /* a swap file: its filesystem is already counted */
-                if (asprintf(&detail, "swap on %s", name) < 0)
-                        return -ENOMEM;
-                r = mark_block(s, name, USAGE_SWAP, detail, 0);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return scan_proc_lines(s, "swaps", scan_swap_line);
 }
 
 /* Marks the PCI devices below network interface name (following lower_*). */
@@ -297,89 +290,51 @@ static int mark_netdev_fmt(const UsageScan *s, const char *ifname, HostUsageKind
 
 /* /proc/net/route: Iface Destination Gateway Flags RefCnt Use Metric Mask ...
  * with addresses as little-endian hex. */
+static int scan_route4_line(const UsageScan *s, char *line, unsigned n) {
+        char ifname[IF_NAMESIZE], what[64];
+        unsigned dst, gw, flags, mask;
+
+        if (sscanf(line, "%15s %x %x %x %*d %*d %*d %x", ifname, &dst, &gw, &flags, &mask) != 5)
+                return 0; /* the header line */
+        if (dst == 0 && mask == 0)
+                return mark_netdev_fmt(s, ifname, USAGE_DEFAULT_ROUTE, "has the IPv4 default route");
+        snprintf(what, sizeof what, "carries %u.%u.%u.%u/%d", dst & 0xff, (dst >> 8) & 0xff, (dst >> 16) & 0xff,
+                 dst >> 24, __builtin_popcount(mask));
+        return mark_netdev_fmt(s, ifname, USAGE_NETWORK_ADDRESS, what);
+}
+
 static int scan_route4(const UsageScan *s) {
-        _cleanup_free_ char *path = hostroot_path(s->root, AREA_PROC, "net/route");
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
-
-        if (!path)
-                return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f)
-                return 0;
-        while (getline(&line, &cap, f) > 0) {
-                char ifname[IF_NAMESIZE], what[64];
-                unsigned dst, gw, flags, mask;
-                int r;
-
-                if (sscanf(line, "%15s %x %x %x %*d %*d %*d %x", ifname, &dst, &gw, &flags, &mask) != 5)
-                        continue; /* the header line */
-                if (dst == 0 && mask == 0)
-                        r = mark_netdev_fmt(s, ifname, USAGE_DEFAULT_ROUTE, "has the IPv4 default route");
-                else {
-                        snprintf(what, sizeof what, "carries %u.%u.%u.%u/%d", dst & 0xff, (dst >> 8) & 0xff,
-                                 (dst >> 16) & 0xff, dst >> 24, __builtin_popcount(mask));
-                        r = mark_netdev_fmt(s, ifname, USAGE_NETWORK_ADDRESS, what);
-                }
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return scan_proc_lines(s, "net/route", scan_route4_line);
 }
 
 /* /proc/net/ipv6_route: dst plen src plen nexthop metric refcnt use flags iface */
-static int scan_route6(const UsageScan *s) {
-        _cleanup_free_ char *path = hostroot_path(s->root, AREA_PROC, "net/ipv6_route");
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
+static int scan_route6_line(const UsageScan *s, char *line, unsigned n) {
+        char dst[33], ifname[IF_NAMESIZE];
+        unsigned plen, flags;
 
-        if (!path)
-                return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f)
+        if (sscanf(line, "%32s %x %*s %*x %*s %*x %*x %*x %x %15s", dst, &plen, &flags, ifname) != 4)
                 return 0;
-        while (getline(&line, &cap, f) > 0) {
-                char dst[33], ifname[IF_NAMESIZE];
-                unsigned plen, flags;
-                int r;
+        if (plen != 0 || strspn(dst, "0") != 32 || (flags & 0x0200 /* RTF_REJECT */))
+                return 0;
+        return mark_netdev_fmt(s, ifname, USAGE_DEFAULT_ROUTE, "has the IPv6 default route");
+}
 
-                if (sscanf(line, "%32s %x %*s %*x %*s %*x %*x %*x %x %15s", dst, &plen, &flags, ifname) != 4)
-                        continue;
-                if (plen != 0 || strspn(dst, "0") != 32 || (flags & 0x0200 /* RTF_REJECT */))
-                        continue;
-                r = mark_netdev_fmt(s, ifname, USAGE_DEFAULT_ROUTE, "has the IPv6 default route");
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+static int scan_route6(const UsageScan *s) {
+        return scan_proc_lines(s, "net/ipv6_route", scan_route6_line);
 }
 
 /* /proc/net/if_inet6: address ifindex plen scope flags name; scope 00 is global. */
-static int scan_addr6(const UsageScan *s) {
-        _cleanup_free_ char *path = hostroot_path(s->root, AREA_PROC, "net/if_inet6");
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
+static int scan_addr6_line(const UsageScan *s, char *line, unsigned n) {
+        char addr[33], ifname[IF_NAMESIZE];
+        unsigned scope;
 
-        if (!path)
-                return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f)
+        if (sscanf(line, "%32s %*x %*x %x %*x %15s", addr, &scope, ifname) != 3 || scope != 0)
                 return 0;
-        while (getline(&line, &cap, f) > 0) {
-                char addr[33], ifname[IF_NAMESIZE];
-                unsigned scope;
-                int r;
+        return mark_netdev_fmt(s, ifname, USAGE_NETWORK_ADDRESS, "has a global IPv6 address");
+}
 
-                if (sscanf(line, "%32s %*x %*x %x %*x %15s", addr, &scope, ifname) != 3 || scope != 0)
-                        continue;
-                r = mark_netdev_fmt(s, ifname, USAGE_NETWORK_ADDRESS, "has a global IPv6 address");
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+static int scan_addr6(const UsageScan *s) {
+        return scan_proc_lines(s, "net/if_inet6", scan_addr6_line);
 }
 
 static int scan_boot_vga(const UsageScan *s) {

@@ -44,41 +44,39 @@ static bool machine_id_valid(const char *m) {
 }
 
 /* "model name\t: QEMU..." -> "QEMU...", for the first processor only. */
+static int cpuinfo_line(char *line, unsigned n, void *userdata) {
+        HostInfo *h = userdata;
+        char *colon = strchr(line, ':'), *value, **field = NULL;
+        size_t kl;
+
+        if (!colon)
+                return 0;
+        value = colon + 1 + strspn(colon + 1, " \t");
+        kl = (size_t) (colon - line);
+        while (kl > 0 && isspace((unsigned char) line[kl - 1]))
+                kl--;
+        line[kl] = 0;
+        if (streq(line, "processor"))
+                h->n_cpus++;
+        else if (streq(line, "vendor_id"))
+                field = &h->cpu_vendor;
+        else if (streq(line, "model name"))
+                field = &h->cpu_model;
+        else if (streq(line, "flags"))
+                field = &h->cpu_flags;
+        if (field && !*field && !(*field = strdup(value)))
+                return -ENOMEM;
+        return 0;
+}
+
 static int read_cpuinfo(const HostRoot *root, HostInfo *h) {
         _cleanup_free_ char *path = hostroot_path(root, AREA_PROC, "cpuinfo");
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
+        int r;
 
         if (!path)
                 return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f)
-                return 0;
-        while (getline(&line, &cap, f) > 0) {
-                char *colon = strchr(line, ':'), *value, **field = NULL;
-                size_t kl;
-
-                if (!colon)
-                        continue;
-                line[strcspn(line, "\n")] = 0;
-                value = colon + 1 + strspn(colon + 1, " \t");
-                kl = (size_t) (colon - line);
-                while (kl > 0 && isspace((unsigned char) line[kl - 1]))
-                        kl--;
-                line[kl] = 0;
-                if (streq(line, "processor"))
-                        h->n_cpus++;
-                else if (streq(line, "vendor_id"))
-                        field = &h->cpu_vendor;
-                else if (streq(line, "model name"))
-                        field = &h->cpu_model;
-                else if (streq(line, "flags"))
-                        field = &h->cpu_flags;
-                if (field && !*field && !(*field = strdup(value)))
-                        return -ENOMEM;
-        }
-        return 0;
+        r = read_lines(path, cpuinfo_line, h);
+        return r == -ENOMEM ? r : 0; /* unreadable: the CPU fields stay null */
 }
 
 /* /proc/version: "Linux version 6.1.0-56-amd64 (...". */
