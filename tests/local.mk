@@ -49,5 +49,6 @@ EXTRA_DIST += \
 
 clean-local: clean-local-tests
 clean-local-tests:
-	-rm -rf tests/integration/results
+	-rm -rf tests/integration/tmp tests/integration/junit.xml \
+		tests/vm/results tests/vm/junit.xml
 .PHONY: clean-local-tests

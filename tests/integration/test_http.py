@@ -279,3 +279,38 @@ def test_config_file_and_unknown_key(root, tmp_path, start_agent):
     r = subprocess.run([str(BINARY), "--root", str(root), "--config", str(conf)],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0 and f"{conf}:3" in r.stderr
+
+
+def test_connection_limits_and_idle_timeout(root, tmp_path, start_agent):
+    """The limits libmicrohttpd does not set by default are set: a client
+    address gets at most per_ip_connection_limit connections at once, and an
+    idle connection is closed after connection_timeout seconds."""
+    conf = tmp_path / "limits.conf"
+    conf.write_text("per_ip_connection_limit = 2\nconnection_timeout = 1\n")
+    agent = start_agent(root, "--config", str(conf))
+    time.sleep(0.5)  # the readiness probe's connection is gone by now
+    conns = []
+    for _ in range(3):
+        conns.append(socket.create_connection(("127.0.0.1", agent.port)))
+        time.sleep(0.2)
+    served = 0
+    for c in conns:
+        c.settimeout(5)
+        try:
+            c.sendall(b"GET /v1/host HTTP/1.1\r\nHost: x\r\n\r\n")
+            served += c.recv(12).startswith(b"HTTP/1.1 200")
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+    assert served == 2, f"{served} of 3 connections from one address were served, the limit is 2"
+    # Kept alive after their request, then idle: the server closes them.
+    t = time.monotonic()
+    for c in conns:
+        c.settimeout(10)
+        try:
+            while c.recv(65536):
+                pass
+        except (ConnectionResetError, socket.timeout):
+            pass
+        c.close()
+    assert time.monotonic() - t < 8, "idle connections were not closed"
+    assert agent.get("/v1/host").status == 200
