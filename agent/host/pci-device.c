@@ -153,7 +153,9 @@ int pci_device_read_sysfs(PciDevice *d, int bus_fd, int dir_fd) {
         }
 
         (void) read_one_line_at(dir_fd, "local_cpulist", &d->local_cpulist);
-        if (read_int_at(dir_fd, "boot_vga", &d->boot_vga) < 0)
+        /* The kernel gives boot_vga to VGA devices only (pci_is_vga(): display
+         * controllers, and pre-2.0 VGA class 0001). */
+        if (((d->class_code >> 16) != 0x03 && (d->class_code >> 8) != 0x0001) || read_int_at(dir_fd, "boot_vga", &d->boot_vga) < 0)
                 d->boot_vga = -1;
 
         r = read_sriov(d, dir_fd);
