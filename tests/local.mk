@@ -34,6 +34,7 @@ EXTRA_DIST += \
 	tests/integration/test_http.py \
 	tests/integration/test_snapshots.py \
 	tests/integration/test_topologies.py \
+	tests/integration/test_host_usage.py \
 	tests/bench/bench.py \
 	tests/data/sysfs/README.md \
 	tests/data/sysfs/intel-gpu-like.tar.gz \

@@ -4,7 +4,8 @@
  * (major:minor, field 3) and its source; /sys/class/block/<name>/dev maps
  * numbers to names; a physical disk or partition resolves (realpath) into
  * the PCI device that hosts it, a virtual one (dm, md) is followed through
- * its slaves/ directory to the disks below. btrfs reports an anonymous 0:N
+ * its slaves/ directory to the disks below, a native NVMe multipath disk
+ * through its subsystem's controllers. btrfs reports an anonymous 0:N
  * number, so the mount source (/dev/X, /dev/mapper/NAME) is the fallback.
  * Network: /proc/net/route, /proc/net/ipv6_route and /proc/net/if_inet6 name
  * the interfaces with routes and global addresses; bridges, bonds and VLANs
@@ -61,6 +62,43 @@ static int mark(const UsageScan *s, const char *addr, HostUsageKind kind, const 
         return pci_device_add_usage(d, kind, detail);
 }
 
+/* A disk (or partition) under devices/virtual/nvme-subsystem/nvme-subsysN: every
+ * controller link nvmeZ in the subsystem directory leads to a PCI function.
+ * Returns 1 when dir was such a disk, 0 when not, or -errno. */
+static int mark_nvme_subsystem(const UsageScan *s, const char *dir, HostUsageKind kind, const char *detail) {
+        _cleanup_free_ char *subsys = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
+        const char *p = strstr(dir, "/nvme-subsystem/nvme-subsys");
+        struct dirent *de;
+
+        if (!p)
+                return 0;
+        p += strlen("/nvme-subsystem/");
+        subsys = strndup(dir, (size_t) (p - dir) + strcspn(p, "/")); /* up to nvme-subsysN */
+        if (!subsys)
+                return -ENOMEM;
+        d = opendir(subsys);
+        if (!d)
+                return 0;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *link = NULL, *real = NULL;
+                char addr[PCI_ADDR_STRLEN];
+                int r;
+
+                if (!startswith(de->d_name, "nvme") || de->d_type != DT_LNK)
+                        continue;
+                if (asprintf(&link, "%s/%s", subsys, de->d_name) < 0)
+                        return -ENOMEM;
+                real = realpath(link, NULL);
+                if (!real || !hostroot_strip(s->root, real) || dir_pci_ancestor(s, real, addr) < 0)
+                        continue;
+                r = mark(s, addr, kind, detail);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
 /* Marks the PCI devices below block device name (following slaves/). */
 static int mark_block(const UsageScan *s, const char *name, HostUsageKind kind,
                       const char *detail, unsigned depth) {
@@ -77,6 +115,12 @@ static int mark_block(const UsageScan *s, const char *name, HostUsageKind kind,
                 return r == -ENOMEM ? r : 0;
         if (dir_pci_ancestor(s, dir, addr) >= 0)
                 return mark(s, addr, kind, detail);
+
+        /* Native NVMe multipath: the disk hangs off the subsystem, whose
+         * controllers are the PCI functions. */
+        r = mark_nvme_subsystem(s, dir, kind, detail);
+        if (r != 0)
+                return r < 0 ? r : 0;
 
         /* Virtual: the devices it is stacked on. */
         {
