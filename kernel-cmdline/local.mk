@@ -18,12 +18,12 @@ TESTS += \
 	tests/unit/test-kcmdline-edit \
 	tests/fuzz/fuzz-kcmdline
 
-tests_unit_test_kcmdline_SOURCES = tests/unit/test-kcmdline.c
+tests_unit_test_kcmdline_SOURCES = tests/unit/test-kcmdline.c tests/unit/tap.h
 tests_unit_test_kcmdline_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DKCMDLINE_CORPUS_DIR='"$(kcmdline_corpus_dir)"'
 tests_unit_test_kcmdline_LDADD = libkcmdline.a
 
-tests_unit_test_kcmdline_edit_SOURCES = tests/unit/test-kcmdline-edit.c
+tests_unit_test_kcmdline_edit_SOURCES = tests/unit/test-kcmdline-edit.c tests/unit/tap.h
 tests_unit_test_kcmdline_edit_LDADD = libkcmdline.a
 
 # The libFuzzer target with a plain main(): a regression test under gcc.

@@ -1,22 +1,46 @@
-/* A minimal TAP producer for the unit tests: ok()/is_str()/is_int() print
- * one result line each; tap_done() prints the plan and returns the exit code. */
+/* A minimal TAP producer for the unit tests: tap_check() prints one result
+ * line (control bytes in the description shown as \xNN, so a line stays one
+ * line); ok()/is_str()/is_int() add the failing location and values;
+ * tap_done() prints the plan and returns the exit code. */
 #pragma once
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static int tap_n, tap_failed;
+static unsigned tap_n, tap_failed;
 
-#define ok(cond, ...)                                                   \
-        do {                                                            \
-                int _c = !!(cond);                                      \
-                printf("%sok %d - ", _c ? "" : "not ", ++tap_n);        \
-                printf(__VA_ARGS__);                                    \
-                printf("\n");                                           \
-                if (!_c) {                                              \
-                        tap_failed++;                                   \
-                        printf("# failed at %s:%d\n", __FILE__, __LINE__); \
-                }                                                       \
+__attribute__((format(printf, 2, 3), unused)) static bool tap_check(bool pass, const char *fmt, ...) {
+        char *d = NULL;
+        va_list ap;
+
+        tap_n++;
+        if (!pass)
+                tap_failed++;
+        va_start(ap, fmt);
+        if (vasprintf(&d, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+
+        printf("%sok %u - ", pass ? "" : "not ", tap_n);
+        for (const char *p = d; *p; p++) {
+                unsigned char u = (unsigned char) *p;
+                if (u < 0x20 || u == 0x7f)
+                        printf("\\x%02x", u);
+                else
+                        putchar(u);
+        }
+        putchar('\n');
+        free(d);
+        return pass;
+}
+
+#define ok(cond, ...)                                                           \
+        do {                                                                    \
+                if (!tap_check(!!(cond), __VA_ARGS__))                          \
+                        printf("# failed at %s:%d\n", __FILE__, __LINE__);      \
         } while (0)
 
 #define is_str(got, want, ...)                                                  \
@@ -36,7 +60,9 @@ static int tap_n, tap_failed;
                         printf("#   got: %lld\n#  want: %lld\n", _g, _w);       \
         } while (0)
 
-static inline int tap_done(void) {
-        printf("1..%d\n", tap_n);
-        return tap_failed ? 1 : 0;
+__attribute__((unused)) static int tap_done(void) {
+        printf("1..%u\n", tap_n);
+        if (tap_failed > 0)
+                printf("# %u of %u failed\n", tap_failed, tap_n);
+        return tap_failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -12,38 +12,8 @@
 #include "basic/macro.h"
 #include "kernel-cmdline/kcmdline-edit.h"
 #include "kernel-cmdline/kcmdline.h"
+#include "tap.h"
 
-static unsigned n_tests, n_failed;
-
-/* One TAP line; control bytes in the description are shown as \xNN so
- * that the line stays one line. */
-_printf_(2, 3) static bool check(bool ok, const char *fmt, ...) {
-        _cleanup_free_ char *d = NULL;
-        va_list ap;
-        int r;
-
-        n_tests++;
-        if (!ok)
-                n_failed++;
-
-        va_start(ap, fmt);
-        r = vasprintf(&d, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                abort();
-
-        printf("%sok %u - ", ok ? "" : "not ", n_tests);
-        for (const char *p = d; *p; p++) {
-                unsigned char u = (unsigned char) *p;
-
-                if (u < 0x20 || u == 0x7f)
-                        printf("\\x%02x", u);
-                else
-                        putchar(u);
-        }
-        putchar('\n');
-        return ok;
-}
 
 typedef int (*EditFunc)(KCmdline *c, const char *spec, bool *ret_changed);
 
@@ -81,7 +51,7 @@ static void edit(const char *before, Op op, const char *spec, int want_r, bool w
         else
                 ok = r == 0 && changed == want_changed && after && streq(after, want_after);
 
-        if (!check(ok, "'%s' %s '%s' -> %s", before, op.name + strlen("kcmdline_"), spec,
+        if (!tap_check(ok, "'%s' %s '%s' -> %s", before, op.name + strlen("kcmdline_"), spec,
                    want_r < 0 ? strerror(-want_r) : want_after))
                 printf("# got r=%d (%s) changed=%d after='%s'\n", r, r < 0 ? strerror(-r) : "ok",
                        changed, after ? after : "(unformattable)");
@@ -221,20 +191,20 @@ static void test_noise(void) {
 
         if (kcmdline_parse("root=/r initrd=/i", &c) < 0)
                 abort();
-        check(kcmdline_get(c, "initrd") != NULL, "initrd= after root= is no noise");
-        check(kcmdline_delete(c, "root=/r", &changed) == 0 && changed, "delete root=");
-        check(c->n_args == 1 && c->args[0].noise && !kcmdline_get(c, "initrd"),
+        tap_check(kcmdline_get(c, "initrd") != NULL, "initrd= after root= is no noise");
+        tap_check(kcmdline_delete(c, "root=/r", &changed) == 0 && changed, "delete root=");
+        tap_check(c->n_args == 1 && c->args[0].noise && !kcmdline_get(c, "initrd"),
               "the initrd= left leading is noise now");
-        check(kcmdline_append(c, "quiet", NULL) == 0 && c->n_args == 2, "ret_changed may be NULL");
+        tap_check(kcmdline_append(c, "quiet", NULL) == 0 && c->n_args == 2, "ret_changed may be NULL");
 }
 
 static void test_karg_parse(void) {
         _cleanup_(karg_done) KArg a = {}, b = {};
 
-        check(karg_parse(" \"rd.break=\" \n", &a) == 0 && streq(a.key, "rd.break") && streq_ptr(a.value, ""),
+        tap_check(karg_parse(" \"rd.break=\" \n", &a) == 0 && streq(a.key, "rd.break") && streq_ptr(a.value, ""),
               "karg_parse: quoted empty value");
-        check(karg_parse("x y", &b) == -EINVAL && !b.key, "karg_parse: two arguments refused, *ret untouched");
-        check(karg_check_new(&a) == 0, "karg_check_new: rd.break= is plain");
+        tap_check(karg_parse("x y", &b) == -EINVAL && !b.key, "karg_parse: two arguments refused, *ret untouched");
+        tap_check(karg_check_new(&a) == 0, "karg_check_new: rd.break= is plain");
 }
 
 int main(void) {
@@ -246,8 +216,5 @@ int main(void) {
         test_noise();
         test_karg_parse();
 
-        printf("1..%u\n", n_tests);
-        if (n_failed > 0)
-                printf("# %u of %u failed\n", n_failed, n_tests);
-        return n_failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return tap_done();
 }

@@ -13,42 +13,12 @@
 
 #include "basic/macro.h"
 #include "kernel-cmdline/kcmdline.h"
+#include "tap.h"
 
 #ifndef KCMDLINE_CORPUS_DIR
 #define KCMDLINE_CORPUS_DIR "tests/data/proc-cmdline"
 #endif
 
-static unsigned n_tests, n_failed;
-
-/* One TAP line; control bytes in the description are shown as \xNN so
- * that the line stays one line. */
-_printf_(2, 3) static bool check(bool ok, const char *fmt, ...) {
-        _cleanup_free_ char *d = NULL;
-        va_list ap;
-        int r;
-
-        n_tests++;
-        if (!ok)
-                n_failed++;
-
-        va_start(ap, fmt);
-        r = vasprintf(&d, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                abort();
-
-        printf("%sok %u - ", ok ? "" : "not ", n_tests);
-        for (const char *p = d; *p; p++) {
-                unsigned char u = (unsigned char) *p;
-
-                if (u < 0x20 || u == 0x7f)
-                        printf("\\x%02x", u);
-                else
-                        putchar(u);
-        }
-        putchar('\n');
-        return ok;
-}
 
 /* Prints s C-escaped, for diagnostics. */
 static void put_escaped(const char *s) {
@@ -270,7 +240,7 @@ static void test_corpus(const char *dir) {
         int n;
 
         n = scandir(dir, &list, is_cmdline_file, alphasort);
-        check(n >= 22, "corpus %s has the 22 cases (found %d)", dir, n);
+        tap_check(n >= 22, "corpus %s has the 22 cases (found %d)", dir, n);
 
         for (int i = 0; i < n; i++) {
                 _cleanup_free_ char *path = NULL, *tsv_path = NULL, *input = NULL, *tsv = NULL;
@@ -284,9 +254,9 @@ static void test_corpus(const char *dir) {
 
                 bool ok = read_file(path, &input) >= 0 && read_file(tsv_path, &tsv) >= 0 &&
                         kcmdline_parse(input, &c) >= 0;
-                if (!check(ok && check_against_tsv(c, tsv), "%.*s: parse matches expected.tsv", (int) base, name))
+                if (!tap_check(ok && check_against_tsv(c, tsv), "%.*s: parse matches expected.tsv", (int) base, name))
                         diag_cmdline(c);
-                check(c && round_trips(c, true), "%.*s: format/parse round trip", (int) base, name);
+                tap_check(c && round_trips(c, true), "%.*s: format/parse round trip", (int) base, name);
                 free(list[i]);
         }
         free(list);
@@ -314,12 +284,12 @@ static void expect(const char *input, const Want *want, const char *what) {
         for (size_t i = 0; ok && i < n; i++)
                 ok = c->args[i].section == want[i].section && streq(c->args[i].key, want[i].key) &&
                         streq_ptr(c->args[i].value, want[i].value) && c->args[i].noise == want[i].noise;
-        if (!check(ok, "%s", what)) {
+        if (!tap_check(ok, "%s", what)) {
                 printf("# input "); put_escaped(input); printf(" read as:\n");
                 diag_cmdline(c);
         }
         if (c)
-                check(round_trips(c, true), "%s: round trip", what);
+                tap_check(round_trips(c, true), "%s: round trip", what);
 }
 
 #define K(k, v) { KARG_KERNEL, k, v, false }
@@ -373,36 +343,36 @@ static void test_lookup(void) {
 
         kcmdline_parse("initrd=/i BOOT_IMAGE=/k iommu=off kvm-intel.nested=1 kvm_intel.nested=0 quiet rd.break= "
                        "console=tty0 console=ttyS0 iommu=pt -- iommu=on single\n", &c);
-        check(c != NULL, "lookup line parses");
+        tap_check(c != NULL, "lookup line parses");
         if (!c)
                 return;
 
         a = kcmdline_get(c, "iommu");
-        check(a && streq_ptr(a->value, "pt"), "get: the last kernel occurrence wins, init ignored");
+        tap_check(a && streq_ptr(a->value, "pt"), "get: the last kernel occurrence wins, init ignored");
         a = kcmdline_get(c, "kvm-intel.nested");
-        check(a && streq_ptr(a->value, "0") && streq(a->key, "kvm_intel.nested"), "get: '-' and '_' equivalent");
-        check(kcmdline_has(c, "kvm-intel.nested", "0") && !kcmdline_has(c, "kvm_intel.nested", "1"),
+        tap_check(a && streq_ptr(a->value, "0") && streq(a->key, "kvm_intel.nested"), "get: '-' and '_' equivalent");
+        tap_check(kcmdline_has(c, "kvm-intel.nested", "0") && !kcmdline_has(c, "kvm_intel.nested", "1"),
               "has: last occurrence decides, with '-'/'_' equivalence");
-        check(kcmdline_has(c, "quiet", NULL) && !kcmdline_has(c, "quiet", ""), "has: flag is not empty value");
-        check(kcmdline_has(c, "rd.break", "") && !kcmdline_has(c, "rd.break", NULL), "has: empty value is not flag");
-        check(!kcmdline_get(c, "initrd") && !kcmdline_get(c, "BOOT_IMAGE") &&
+        tap_check(kcmdline_has(c, "quiet", NULL) && !kcmdline_has(c, "quiet", ""), "has: flag is not empty value");
+        tap_check(kcmdline_has(c, "rd.break", "") && !kcmdline_has(c, "rd.break", NULL), "has: empty value is not flag");
+        tap_check(!kcmdline_get(c, "initrd") && !kcmdline_get(c, "BOOT_IMAGE") &&
               !kcmdline_has(c, "BOOT_IMAGE", "/k"), "get/has ignore noise");
-        check(!kcmdline_get(c, "single") && !kcmdline_has(c, "single", NULL), "get/has ignore init arguments");
-        check(kcmdline_has(c, "console", "ttyS0") && !kcmdline_has(c, "console", "tty0"),
+        tap_check(!kcmdline_get(c, "single") && !kcmdline_has(c, "single", NULL), "get/has ignore init arguments");
+        tap_check(kcmdline_has(c, "console", "ttyS0") && !kcmdline_has(c, "console", "tty0"),
               "has: an earlier occurrence does not count");
-        check(!kcmdline_get(c, "iommu_x") && !kcmdline_get(c, "iomm"), "get: whole key only");
-        check(!kcmdline_get(NULL, "a") && !kcmdline_get(c, NULL), "get: NULL");
+        tap_check(!kcmdline_get(c, "iommu_x") && !kcmdline_get(c, "iomm"), "get: whole key only");
+        tap_check(!kcmdline_get(NULL, "a") && !kcmdline_get(c, NULL), "get: NULL");
 }
 
 static void test_key_equal(void) {
         _cleanup_free_ char *canon = NULL;
 
-        check(kcmdline_key_equal("vfio-pci.ids", "vfio_pci.ids"), "key_equal: dash and underscore");
-        check(kcmdline_key_equal("a-b_c", "a_b-c") && kcmdline_key_equal("", ""), "key_equal: mixed, empty");
-        check(!kcmdline_key_equal("a-b", "a_bc") && !kcmdline_key_equal("a", "a-") &&
+        tap_check(kcmdline_key_equal("vfio-pci.ids", "vfio_pci.ids"), "key_equal: dash and underscore");
+        tap_check(kcmdline_key_equal("a-b_c", "a_b-c") && kcmdline_key_equal("", ""), "key_equal: mixed, empty");
+        tap_check(!kcmdline_key_equal("a-b", "a_bc") && !kcmdline_key_equal("a", "a-") &&
               !kcmdline_key_equal("a.b", "a_b") && !kcmdline_key_equal("A", "a"),
               "key_equal: prefixes, dots and case differ");
-        check(kcmdline_key_canonical("print-fatal-signals", &canon) == 0 &&
+        tap_check(kcmdline_key_canonical("print-fatal-signals", &canon) == 0 &&
               streq(canon, "print_fatal_signals"), "key_canonical");
 }
 
@@ -414,7 +384,7 @@ static void expect_format(const char *key, const char *value, int want_r, const 
         int r;
 
         r = karg_format_full(&a, &t);
-        if (!check(r == want_r && (!want || streq_ptr(t, want)), "format %s%s%s -> %s", key,
+        if (!tap_check(r == want_r && (!want || streq_ptr(t, want)), "format %s%s%s -> %s", key,
                    value ? "=" : "", value ? value : "", want ? want : "(refused)")) {
                 printf("# got %d ", r); put_escaped(t); putchar('\n');
         }
@@ -424,7 +394,7 @@ static void expect_line(const char *input, const char *want) {
         _cleanup_(kcmdline_freep) KCmdline *c = NULL;
         _cleanup_free_ char *text = NULL;
 
-        check(kcmdline_parse(input, &c) >= 0 && kcmdline_format_full(c, &text) >= 0 &&
+        tap_check(kcmdline_parse(input, &c) >= 0 && kcmdline_format_full(c, &text) >= 0 &&
               streq(text, want), "format line '%s'", want);
 }
 
@@ -461,19 +431,19 @@ static void test_format(void) {
         };
         KCmdline c = { .args = args, .n_args = 2 };
         _cleanup_free_ char *t = NULL;
-        check(kcmdline_format_full(&c, &t) == -EINVAL && !t, "format: an open quote before another argument is refused");
+        tap_check(kcmdline_format_full(&c, &t) == -EINVAL && !t, "format: an open quote before another argument is refused");
         c.n_args = 1;
-        check(kcmdline_format_full(&c, &t) == 0 && streq_ptr(t, "\"a b\"\""), "format: an open quote as the last token is fine");
+        tap_check(kcmdline_format_full(&c, &t) == 0 && streq_ptr(t, "\"a b\"\""), "format: an open quote as the last token is fine");
         args[0] = (KArg) { .key = (char *) "--", .section = KARG_KERNEL };
-        check(kcmdline_format(&c) == NULL && errno == EINVAL, "format: a kernel flag -- is refused");
+        tap_check(kcmdline_format(&c) == NULL && errno == EINVAL, "format: a kernel flag -- is refused");
         args[0].section = KARG_INIT;
         free(t);
         t = kcmdline_format(&c);
-        check(streq_ptr(t, "-- --"), "format: an init flag -- is fine");
+        tap_check(streq_ptr(t, "-- --"), "format: an init flag -- is fine");
         args[0].section = KARG_INIT;
         args[1].section = KARG_KERNEL;
         c.n_args = 2;
-        check(kcmdline_format(&c) == NULL, "format: kernel after init is refused");
+        tap_check(kcmdline_format(&c) == NULL, "format: kernel after init is refused");
 }
 
 /* ---- Limits ---- */
@@ -490,9 +460,9 @@ static void test_long(void) {
         for (size_t i = 0; i < n; i++)
                 len += (size_t) snprintf(s + len, 17, "k%zu=v%zu ", i, i);
 
-        check(kcmdline_parse(s, &c) == 0 && c->n_args == n && streq(c->args[n - 1].key, "k49999") &&
+        tap_check(kcmdline_parse(s, &c) == 0 && c->n_args == n && streq(c->args[n - 1].key, "k49999") &&
               streq(c->args[n - 1].value, "v49999"), "50000 arguments (%zu bytes)", len);
-        check(c && kcmdline_format_full(c, &text) == 0 && text && strlen(text) == len - 1,
+        tap_check(c && kcmdline_format_full(c, &text) == 0 && text && strlen(text) == len - 1,
               "50000 arguments format back to the same length");
         c = kcmdline_free(c);
 
@@ -503,12 +473,12 @@ static void test_long(void) {
         big[0] = '"';
         big[KCMDLINE_SIZE_MAX] = '\n';
         big[KCMDLINE_SIZE_MAX + 1] = '\0';
-        check(kcmdline_parse(big, &c) == 0 && c->n_args == 1 && strlen(c->args[0].key) == KCMDLINE_SIZE_MAX - 1,
+        tap_check(kcmdline_parse(big, &c) == 0 && c->n_args == 1 && strlen(c->args[0].key) == KCMDLINE_SIZE_MAX - 1,
               "a single token of KCMDLINE_SIZE_MAX bytes plus newline");
         c = kcmdline_free(c);
         big[KCMDLINE_SIZE_MAX] = 'x';
-        check(kcmdline_parse(big, &c) == -E2BIG && !c, "one byte more is -E2BIG");
-        check(kcmdline_parse(NULL, &c) == -EINVAL, "NULL is -EINVAL");
+        tap_check(kcmdline_parse(big, &c) == -E2BIG && !c, "one byte more is -E2BIG");
+        tap_check(kcmdline_parse(NULL, &c) == -EINVAL, "NULL is -EINVAL");
 }
 
 /* ---- Random lines: the round trip must hold for anything ---- */
@@ -541,7 +511,7 @@ static void test_random(void) {
                         }
                 }
         }
-        check(failed == 0, "round trip of %u random lines (%u failed)", total, failed);
+        tap_check(failed == 0, "round trip of %u random lines (%u failed)", total, failed);
 }
 
 int main(int argc, char **argv) {
@@ -553,8 +523,5 @@ int main(int argc, char **argv) {
         test_long();
         test_random();
 
-        printf("1..%u\n", n_tests);
-        if (n_failed > 0)
-                printf("# %u of %u failed\n", n_failed, n_tests);
-        return n_failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return tap_done();
 }

@@ -22,7 +22,7 @@ static void found(const char *method, const char *path, const char *pattern, con
         ok(router_match(routes, n_routes, method, path, &r, &route, &allow) == ROUTE_FOUND && route &&
            streq(route->pattern, pattern), "%s %s matches %s", method, path, pattern);
         if (param)
-                is_str(request_param(&r, param), value, "%s = %s", param, value);
+                is_str(request_param(&r, param), value, "%s = %s", param, strempty(value));
         clear(&r);
 }
 
