@@ -328,7 +328,8 @@ static int compute_arguments(Eval *e) {
                 if (cmdline_any_option(k, "amd_iommu", "off") && strv_extend(&c->args_remove, "amd_iommu=off") < 0)
                         return -ENOMEM;
         }
-        if (c->iommu != IOMMU_UNKNOWN && !last_option(k, "iommu", "pt") && !kcmdline_has(k, "iommu.passthrough", "1") &&
+        /* iommu=pt is worth suggesting only where there is an IOMMU to configure. */
+        if (c->iommu_source && !streq(c->iommu_source, "cpu-vendor") && !last_option(k, "iommu", "pt") && !kcmdline_has(k, "iommu.passthrough", "1") &&
             strv_extend(&c->args_optional, "iommu=pt") < 0)
                 return -ENOMEM;
         return 0;

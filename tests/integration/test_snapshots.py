@@ -142,6 +142,7 @@ def test_no_iommu_is_disabled_in_firmware(snap):
     assert caps["verdict"] == "disabled-in-firmware"
     checks = {c["id"]: c for c in caps["checks"]}
     assert checks["firmware-iommu"]["status"] == "fail" and checks["firmware-iommu"]["hint"]
+    assert caps["kernel_arguments"] == {"add": [], "remove": [], "optional": []}  # nothing to tune
     for d in agent.get_json("/v1/devices")["devices"]:
         assert d["iommu_group"] is None
         assert "no-iommu-group" in [r["code"] for r in d["reasons"]]
