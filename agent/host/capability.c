@@ -16,6 +16,7 @@
 
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "basic/parse-util.h"
 #include "basic/strv.h"
 #include "capability.h"
 #include "kernel-cmdline/kcmdline.h"
@@ -193,6 +194,7 @@ static int interrupts_remapped(Eval *e) {
 static int intel_ir_supported(Eval *e, const char *unit) {
         _cleanup_free_ char *p = hostroot_path(e->root, AREA_SYS, "class/iommu/%s/intel-iommu/ecap", unit);
         _cleanup_free_ char *v = NULL;
+        uint64_t ecap;
         int r;
 
         if (!p)
@@ -200,7 +202,10 @@ static int intel_ir_supported(Eval *e, const char *unit) {
         r = read_one_line_file(p, &v);
         if (r < 0)
                 return r;
-        return (strtoull(v, NULL, 16) >> 3) & 1;
+        r = safe_atou64(v, 16, &ecap);
+        if (r < 0)
+                return r;
+        return (ecap >> 3) & 1;
 }
 
 static int check_irq_remapping(Eval *e) {
