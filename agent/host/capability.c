@@ -26,6 +26,7 @@ typedef struct Eval {
         const HostInfo *host;
         const Inventory *inv;
         KCmdline *cmdline;
+        char *iommu_unit;   /* the first entry of class/iommu, or NULL */
         Capabilities *caps;
 } Eval;
 
@@ -145,8 +146,8 @@ static int check_firmware(Eval *e) {
 }
 
 static int check_kernel_iommu(Eval *e) {
-        _cleanup_free_ char *first = NULL;
-        int units = count_entries(e->root, AREA_SYS, "class/iommu", &first);
+        int units = count_entries(e->root, AREA_SYS, "class/iommu", &e->iommu_unit);
+        const char *first = e->iommu_unit;
         int r;
 
         e->caps->n_groups = (unsigned) e->inv->n_groups;
@@ -209,7 +210,7 @@ static int intel_ir_supported(Eval *e, const char *unit) {
 }
 
 static int check_irq_remapping(Eval *e) {
-        _cleanup_free_ char *unit = NULL;
+        const char *unit = e->iommu_unit;
         int r;
 
         if (allow_unsafe_interrupts(e)) {
@@ -228,7 +229,7 @@ static int check_irq_remapping(Eval *e) {
                 return add_check(e, "interrupt-remapping", CHECK_WARN, "unknown until the IOMMU is enabled");
         if (e->caps->iommu == IOMMU_AMD)
                 return add_check(e, "interrupt-remapping", CHECK_PASS, "AMD-Vi remaps interrupts when enabled");
-        if (count_entries(e->root, AREA_SYS, "class/iommu", &unit) > 0 && unit) {
+        if (unit) {
                 r = intel_ir_supported(e, unit);
                 if (r == 1)
                         return add_check(e, "interrupt-remapping", CHECK_PASS,
@@ -398,12 +399,12 @@ int capabilities_evaluate(const HostRoot *root, const HostInfo *host, const Inve
         if (r < 0)
                 return r;
         e.cmdline = cmdline;
-        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(checks) && r >= 0; i++)
                 r = checks[i](&e);
-                if (r < 0) {
-                        capabilities_done(&caps);
-                        return r;
-                }
+        free(e.iommu_unit);
+        if (r < 0) {
+                capabilities_done(&caps);
+                return r;
         }
         caps.verdict = decide_verdict(&caps);
         *ret = caps;

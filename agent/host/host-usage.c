@@ -32,22 +32,28 @@ typedef struct UsageScan {
         size_t n;
 } UsageScan;
 
-/* Resolves <root>/sys/class/<cls>/<name> to its real sysfs directory. */
-static int class_device_resolve(const UsageScan *s, const char *cls, const char *name, char **ret) {
-        _cleanup_free_ char *link = hostroot_path(s->root, AREA_SYS, "class/%s/%s", cls, name);
-        char *real;
+/* Resolves a path under the root to its real location, which must stay
+ * under the root; -ENOENT for a dangling link or one leading out. */
+static int resolve_in_root(const UsageScan *s, const char *path, char **ret) {
+        char *real = realpath(path, NULL);
 
-        if (!link)
-                return -ENOMEM;
-        real = realpath(link, NULL);
         if (!real)
-                return -errno == -ENOMEM ? -ENOMEM : -ENOENT;
+                return errno == ENOMEM ? -ENOMEM : -ENOENT;
         if (!hostroot_strip(s->root, real)) {
                 free(real);
                 return -ENOENT; /* a link out of the root: ignore it */
         }
         *ret = real;
         return 0;
+}
+
+/* Resolves <root>/sys/class/<cls>/<name> to its real sysfs directory. */
+static int class_device_resolve(const UsageScan *s, const char *cls, const char *name, char **ret) {
+        _cleanup_free_ char *link = hostroot_path(s->root, AREA_SYS, "class/%s/%s", cls, name);
+
+        if (!link)
+                return -ENOMEM;
+        return resolve_in_root(s, link, ret);
 }
 
 static int dir_pci_ancestor(const UsageScan *s, const char *dir, char ret[static PCI_ADDR_STRLEN]) {
@@ -89,8 +95,10 @@ static int mark_nvme_subsystem(const UsageScan *s, const char *dir, HostUsageKin
                         continue;
                 if (asprintf(&link, "%s/%s", subsys, de->d_name) < 0)
                         return -ENOMEM;
-                real = realpath(link, NULL);
-                if (!real || !hostroot_strip(s->root, real) || dir_pci_ancestor(s, real, addr) < 0)
+                r = resolve_in_root(s, link, &real);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 || dir_pci_ancestor(s, real, addr) < 0)
                         continue;
                 r = mark(s, addr, kind, detail);
                 if (r < 0)
@@ -146,12 +154,13 @@ static int block_name_by_devnum(const UsageScan *s, const char *devnum, char **r
         _cleanup_free_ char *link = hostroot_path(s->root, AREA_SYS, "dev/block/%s", devnum);
         _cleanup_free_ char *real = NULL;
         const char *slash;
+        int r;
 
         if (!link)
                 return -ENOMEM;
-        real = realpath(link, NULL);
-        if (!real || !hostroot_strip(s->root, real))
-                return -ENOENT;
+        r = resolve_in_root(s, link, &real);
+        if (r < 0)
+                return r;
         slash = strrchr(real, '/');
         *ret = strdup(slash ? slash + 1 : real);
         return *ret ? 0 : -ENOMEM;
