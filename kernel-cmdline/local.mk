@@ -21,7 +21,7 @@ TESTS += \
 tests_unit_test_kcmdline_SOURCES = tests/unit/test-kcmdline.c tests/unit/tap.h
 tests_unit_test_kcmdline_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DKCMDLINE_CORPUS_DIR='"$(kcmdline_corpus_dir)"'
-tests_unit_test_kcmdline_LDADD = libkcmdline.a
+tests_unit_test_kcmdline_LDADD = libkcmdline.a libbasic.a
 
 tests_unit_test_kcmdline_edit_SOURCES = tests/unit/test-kcmdline-edit.c tests/unit/tap.h
 tests_unit_test_kcmdline_edit_LDADD = libkcmdline.a
@@ -32,4 +32,4 @@ tests_fuzz_fuzz_kcmdline_SOURCES = \
 	tests/fuzz/fuzz-kcmdline.c tests/fuzz/fuzz-main.c
 tests_fuzz_fuzz_kcmdline_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DFUZZ_DEFAULT_CORPUS='"$(kcmdline_corpus_dir)"'
-tests_fuzz_fuzz_kcmdline_LDADD = libkcmdline.a
+tests_fuzz_fuzz_kcmdline_LDADD = libkcmdline.a libbasic.a

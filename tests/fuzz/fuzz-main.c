@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "basic/fileio.h"
 #include "basic/macro.h"
 
 #define FUZZ_INPUT_MAX (1024 * 1024)
@@ -20,23 +21,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static unsigned n_inputs;
 
 static int run_file(const char *path) {
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ uint8_t *buf = NULL;
+        _cleanup_free_ char *buf = NULL;
         size_t n;
+        int r;
 
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        buf = malloc(FUZZ_INPUT_MAX);
-        if (!buf)
-                return -ENOMEM;
-        n = fread(buf, 1, FUZZ_INPUT_MAX, f);
-        if (ferror(f))
-                return -EIO;
-        if (!feof(f))
-                return -EFBIG;
+        r = read_full_file(path, FUZZ_INPUT_MAX, &buf, &n);
+        if (r < 0)
+                return r;
 
-        LLVMFuzzerTestOneInput(buf, n); /* aborts on a failed assertion */
+        LLVMFuzzerTestOneInput((const uint8_t *) buf, n); /* aborts on a failed assertion */
         printf("ok %u - %s (%zu bytes)\n", ++n_inputs, path, n);
         return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/fileio.h"
 #include "basic/macro.h"
 #include "kernel-cmdline/kcmdline.h"
 #include "tap.h"
@@ -49,25 +50,6 @@ static void diag_cmdline(const KCmdline *c) {
                 put_escaped(c->args[i].value);
                 putchar('\n');
         }
-}
-
-static int read_file(const char *path, char **ret) {
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_free_ char *buf = NULL;
-        size_t n;
-
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        buf = malloc(65536);
-        if (!buf)
-                return -ENOMEM;
-        n = fread(buf, 1, 65535, f);
-        if (ferror(f) || !feof(f))
-                return -EIO;
-        buf[n] = '\0';
-        *ret = TAKE_PTR(buf);
-        return 0;
 }
 
 /* ---- The corpus ---- */
@@ -252,7 +234,7 @@ static void test_corpus(const char *dir) {
                     asprintf(&tsv_path, "%s/%.*s.expected.tsv", dir, (int) base, name) < 0)
                         abort();
 
-                bool ok = read_file(path, &input) >= 0 && read_file(tsv_path, &tsv) >= 0 &&
+                bool ok = read_full_file(path, 65535, &input, NULL) >= 0 && read_full_file(tsv_path, 65535, &tsv, NULL) >= 0 &&
                         kcmdline_parse(input, &c) >= 0;
                 if (!tap_check(ok && check_against_tsv(c, tsv), "%.*s: parse matches expected.tsv", (int) base, name))
                         diag_cmdline(c);
