@@ -9,6 +9,8 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/parse-util.h"
+#include "basic/strv.h"
+#include "state/reboot.h"
 #include "web/server.h"
 
 void agent_config_init(AgentConfig *c) {
@@ -24,6 +26,12 @@ void agent_config_done(AgentConfig *c) {
         free(c->listen);
         free(c->root);
         free(c->pci_ids);
+        free(c->state_dir);
+        free(c->tokens);
+        free(c->tls_certificate);
+        free(c->tls_key);
+        free(c->tls_client_ca);
+        strv_free(c->tls_client_roles);
         *c = (AgentConfig) {};
 }
 
@@ -66,6 +74,34 @@ int agent_config_set(AgentConfig *c, const char *key, const char *value) {
                 return set_unsigned(&c->per_ip_limit, value, 1, 65536);
         if (streq(key, "connection_timeout"))
                 return set_unsigned(&c->timeout_sec, value, 1, 3600);
+        if (streq(key, "state_dir"))
+                return set_string(&c->state_dir, value);
+        if (streq(key, "tokens"))
+                return set_string(&c->tokens, value);
+        if (streq(key, "allow_plain_http")) {
+                if (streq(value, "yes") || streq(value, "true"))
+                        c->allow_plain_http = true;
+                else if (streq(value, "no") || streq(value, "false"))
+                        c->allow_plain_http = false;
+                else
+                        return -EINVAL;
+                return 0;
+        }
+        if (streq(key, "reboot_method")) {
+                int m = reboot_method_from_string(value);
+                if (m < 0)
+                        return -EINVAL;
+                c->reboot_method = m;
+                return 0;
+        }
+        if (streq(key, "tls_certificate"))
+                return set_string(&c->tls_certificate, value);
+        if (streq(key, "tls_key"))
+                return set_string(&c->tls_key, value);
+        if (streq(key, "tls_client_ca"))
+                return set_string(&c->tls_client_ca, value);
+        if (streq(key, "tls_client_role"))
+                return strv_extend(&c->tls_client_roles, value);
         return -EINVAL;
 }
 

@@ -13,6 +13,16 @@ typedef struct AgentConfig {
         unsigned connection_limit;
         unsigned per_ip_limit;
         unsigned timeout_sec;
+
+        char *state_dir;         /* NULL: var/lib/hostdevd under the root */
+        char *tokens;            /* NULL: etc/hostdevd/tokens under the root */
+        bool allow_plain_http;   /* plain HTTP beyond loopback */
+        int reboot_method;       /* RebootMethod */
+
+        char *tls_certificate;   /* PEM: the server's certificate chain */
+        char *tls_key;           /* PEM: its private key */
+        char *tls_client_ca;     /* PEM: CA(s) that sign client certificates */
+        char **tls_client_roles; /* "<role> <subject DN>", repeatable key tls_client_role */
 } AgentConfig;
 
 void agent_config_init(AgentConfig *c);

@@ -3,6 +3,8 @@
  * the sd-event loop, readiness and shutdown under systemd. */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/random.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +13,24 @@
 #include <systemd/sd-event.h>
 
 #include "agent-config.h"
+#include "basic/fileio.h"
 #include "basic/hostroot.h"
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "host/host-state.h"
+#include "host/hostinfo.h"
+#include "state/reboot.h"
+#include "state/store.h"
+#include "web/auth.h"
 #include "web/server.h"
 #include "web/views.h"
 
 typedef struct Options {
         const char *config;        /* --config, NULL: the default under the root */
         bool once;                 /* --once: print the inventory and exit */
-        const char *keys[8];       /* command-line settings, applied over the file */
-        const char *values[8];
+        const char *new_token;     /* --new-token=ROLE[:NAME] */
+        const char *keys[16];      /* command-line settings, applied over the file */
+        const char *values[16];
         size_t n;
 } Options;
 
@@ -34,6 +42,13 @@ static void help(void) {
                "  -c --config=FILE          configuration file (default ROOT/etc/hostdevd/hostdevd.conf)\n"
                "     --log-level=LEVEL      debug, info, notice, warning, err (default info)\n"
                "     --pci-ids=FILE         pci.ids database (default: libpci's)\n"
+               "     --state-dir=DIR        maintenance state, operations (default ROOT/var/lib/hostdevd)\n"
+               "     --tokens=FILE          bearer tokens and roles (default ROOT/etc/hostdevd/tokens)\n"
+               "     --new-token=ROLE[:NAME]\n"
+               "                            add a token (reader, operator, admin) to the tokens file,\n"
+               "                            print it, and exit\n"
+               "     --allow-plain-http     serve plain HTTP beyond loopback (test VMs only)\n"
+               "     --reboot-method=M      logind (default) or direct (sync, reboot(2))\n"
                "     --once                 scan, print the devices as GET /v1/devices would, and exit\n"
                "  -h --help                 show this help\n"
                "     --version              show the version\n",
@@ -41,12 +56,18 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], Options *o) {
-        enum { ARG_LOG_LEVEL = 0x100, ARG_PCI_IDS, ARG_VERSION, ARG_ONCE };
+        enum { ARG_LOG_LEVEL = 0x100, ARG_PCI_IDS, ARG_VERSION, ARG_ONCE, ARG_STATE_DIR, ARG_TOKENS,
+               ARG_NEW_TOKEN, ARG_ALLOW_PLAIN_HTTP, ARG_REBOOT_METHOD };
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, 'l' },     { "root", required_argument, NULL, 'r' },
                 { "config", required_argument, NULL, 'c' },     { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "pci-ids", required_argument, NULL, ARG_PCI_IDS }, { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },  { "once", no_argument, NULL, ARG_ONCE },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "tokens", required_argument, NULL, ARG_TOKENS },
+                { "new-token", required_argument, NULL, ARG_NEW_TOKEN },
+                { "allow-plain-http", no_argument, NULL, ARG_ALLOW_PLAIN_HTTP },
+                { "reboot-method", required_argument, NULL, ARG_REBOOT_METHOD },
                 {},
         };
         int c;
@@ -61,6 +82,11 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 case ARG_PCI_IDS: key = "pci_ids"; break;
                 case 'c': o->config = optarg; break;
                 case ARG_ONCE: o->once = true; break;
+                case ARG_STATE_DIR: key = "state_dir"; break;
+                case ARG_TOKENS: key = "tokens"; break;
+                case ARG_NEW_TOKEN: o->new_token = optarg; break;
+                case ARG_ALLOW_PLAIN_HTTP: key = "allow_plain_http"; optarg = (char *) "yes"; break;
+                case ARG_REBOOT_METHOD: key = "reboot_method"; break;
                 case 'h': help(); return 0;
                 case ARG_VERSION: printf("hostdevd %s\n", PACKAGE_VERSION); return 0;
                 default: return -EINVAL;
@@ -106,6 +132,98 @@ static int load_config(const Options *o, AgentConfig *cfg) {
                         return log_error_errno(EINVAL, "Invalid value '%s' for --%s.", o->values[i], o->keys[i]);
         if (!cfg->listen && !(cfg->listen = strdup(WEB_DEFAULT_LISTEN)))
                 return log_oom();
+        if (!cfg->state_dir && !(cfg->state_dir = hostroot_path(root, AREA_STATE, "%s", "")))
+                return log_oom();
+        if (!cfg->tokens && !(cfg->tokens = hostroot_path(root, AREA_ETC, "hostdevd/tokens")))
+                return log_oom();
+        return 0;
+}
+
+/* --new-token: a random token, its hash appended to the tokens file (atomic
+ * rewrite, 0600), the token itself printed once. */
+static int new_token(const AgentConfig *cfg, const char *spec) {
+        _cleanup_free_ char *role = NULL, *old = NULL, *contents = NULL;
+        const char *colon = strchr(spec, ':'), *name = colon ? colon + 1 : NULL;
+        char token[65], hash[65];
+        uint8_t bytes[32];
+        int r;
+
+        role = colon ? strndup(spec, (size_t) (colon - spec)) : strdup(spec);
+        if (!role)
+                return log_oom();
+        if (role_from_string(role) == ROLE_NONE)
+                return log_error_errno(EINVAL, "Unknown role '%s': reader, operator or admin.", role);
+        if (name && (!*name || strpbrk(name, "\n\r#") || strlen(name) >= AUTH_NAME_MAX))
+                return log_error_errno(EINVAL, "Invalid token name '%s'.", name);
+        if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes)
+                return log_error_errno(errno, "Cannot get random bytes: %m");
+        for (size_t i = 0; i < sizeof bytes; i++)
+                sprintf(token + 2 * i, "%02x", bytes[i]);
+        r = auth_hash_token_hex(token, hash);
+        if (r < 0)
+                return log_error_errno(r, "Cannot hash the token: %m");
+
+        r = read_full_file(cfg->tokens, 1024 * 1024, &old, NULL);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Cannot read %s: %m", cfg->tokens);
+        if (asprintf(&contents, "%s%s%s %s%s%s\n", strempty(old),
+                     old && *old && old[strlen(old) - 1] != '\n' ? "\n" : "", role, hash, name ? " " : "",
+                     strempty(name)) < 0)
+                return log_oom();
+        r = write_file_atomic(cfg->tokens, contents, strlen(contents), 0600);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", cfg->tokens);
+        printf("%s\n", token);
+        log_info("Added a %s token%s%s to %s.", role, name ? " named " : "", strempty(name), cfg->tokens);
+        return 0;
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* Tokens and client certificate subjects. A missing tokens file is not an
+ * error: every request is then refused until one exists. */
+static int load_auth(const AgentConfig *cfg, Auth *auth) {
+        unsigned line = 0;
+        int r;
+
+        r = auth_load_tokens(auth, cfg->tokens, &line);
+        if (r == -ENOENT)
+                log_warning("No tokens file %s: every request will be refused (401). Create one with "
+                            "hostdevd --new-token=ROLE:NAME.", cfg->tokens);
+        else if (r == -EINVAL)
+                return log_error_errno(r, "%s:%u: expected '<role> <sha256 hex> [<name>]'.", cfg->tokens, line);
+        else if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", cfg->tokens);
+        else
+                log_info("Loaded %zu tokens from %s.", auth->n_tokens, cfg->tokens);
+
+        for (char **s = cfg->tls_client_roles; s && *s; s++)
+                if (auth_add_subject(auth, *s) < 0)
+                        return log_error_errno(EINVAL, "Invalid tls_client_role '%s': expected '<role> <subject DN>'.",
+                                               *s);
+        return 0;
+}
+
+/* The durable state, with reboot operations settled against this boot. */
+static int open_store(const AgentConfig *cfg, const HostState *state, Store **ret) {
+        _cleanup_(hostinfo_done) HostInfo info = {};
+        int r;
+
+        r = store_open(cfg->state_dir, ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot use the state directory %s: %m", cfg->state_dir);
+        r = hostinfo_read(state->root, &info);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the host's identity: %m");
+        r = reboot_reconcile(*ret, info.boot_id, info.cmdline, state->inventory->iommu_active, now_usec());
+        if (r < 0)
+                return r;
+        log_info("State in %s: host %s.", cfg->state_dir, (*ret)->maintenance.enabled ? "in maintenance" : "active");
         return 0;
 }
 
@@ -126,7 +244,11 @@ static int print_inventory(const HostState *state) {
 
 static int run(const AgentConfig *cfg, bool once) {
         _cleanup_(host_state_freep) HostState *state = NULL;
+        _cleanup_(store_freep) Store *store = NULL;
+        _cleanup_(auth_done) Auth auth = {};
+        _cleanup_(rebooter_done) Rebooter rebooter = {};
         _cleanup_(web_server_freep) WebServer *web = NULL;
+        AgentContext ctx = {};
         _cleanup_free_ char *error = NULL;
         sd_event *event = NULL;
         sigset_t mask;
@@ -140,6 +262,12 @@ static int run(const AgentConfig *cfg, bool once) {
                  state->inventory->n_groups, cfg->root ?: "/");
         if (once)
                 return print_inventory(state);
+        r = open_store(cfg, state, &store);
+        if (r < 0)
+                return r;
+        r = load_auth(cfg, &auth);
+        if (r < 0)
+                return r;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -156,10 +284,14 @@ static int run(const AgentConfig *cfg, bool once) {
                 return log_error_errno(EIO, "Failed to watch signals.");
         }
 
-        r = web_server_new(event, state, &(WebServerConfig) { .listen = cfg->listen,
-                                                             .connection_limit = cfg->connection_limit,
-                                                             .per_ip_limit = cfg->per_ip_limit,
-                                                             .timeout_sec = cfg->timeout_sec }, &web);
+        rebooter = (Rebooter) { .event = event, .store = store, .method = cfg->reboot_method,
+                                .may_reboot_directly = hostroot_is_host(state->root) };
+        ctx = (AgentContext) { .host = state, .store = store, .auth = &auth, .rebooter = &rebooter, .event = event };
+        r = web_server_new(event, &ctx, &(WebServerConfig) { .listen = cfg->listen,
+                                                            .connection_limit = cfg->connection_limit,
+                                                            .per_ip_limit = cfg->per_ip_limit,
+                                                            .timeout_sec = cfg->timeout_sec,
+                                                            .allow_plain_http = cfg->allow_plain_http }, &web);
         if (r < 0) {
                 sd_event_unref(event);
                 return r;
@@ -171,6 +303,7 @@ static int run(const AgentConfig *cfg, bool once) {
         sd_notify(0, "STOPPING=1");
         log_info("Shutting down.");
         web = web_server_free(web);
+        rebooter_done(&rebooter);
         sd_event_unref(event);
         return r < 0 ? log_error_errno(r, "Event loop failed: %m") : 0;
 }
@@ -188,7 +321,7 @@ int main(int argc, char *argv[]) {
         r = load_config(&o, &cfg);
         if (r >= 0) {
                 log_set_max_level(cfg.log_level);
-                r = run(&cfg, o.once);
+                r = o.new_token ? new_token(&cfg, o.new_token) : run(&cfg, o.once);
         }
         agent_config_done(&cfg);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

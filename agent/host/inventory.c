@@ -121,12 +121,12 @@ static int build_groups(const HostRoot *root, Inventory *inv) {
         return 0;
 }
 
-static bool driver_manages_dma(const PciDevice *d) {
-        if (!d->driver)
+bool pci_driver_keeps_group_viable(const char *driver, bool is_bridge) {
+        if (!driver)
                 return true;
-        if (streq(d->driver, "vfio-pci") || streq(d->driver, "pci-stub"))
+        if (streq(driver, "vfio-pci") || streq(driver, "pci-stub"))
                 return true;
-        return d->is_bridge && streq(d->driver, "pcieport");
+        return is_bridge && streq(driver, "pcieport");
 }
 
 static int judge_viability(const Inventory *inv, IommuGroup *g) {
@@ -138,7 +138,7 @@ static int judge_viability(const Inventory *inv, IommuGroup *g) {
 
                 if (streq_ptr(d->driver, "vfio-pci"))
                         on_vfio = true;
-                if (driver_manages_dma(d))
+                if (pci_driver_keeps_group_viable(d->driver, d->is_bridge))
                         continue;
                 r = reason_list_add(&g->viable_reasons, "driver-bound", REASON_BLOCKER, d->name,
                                     "%s is bound to %s, not vfio-pci", d->name, d->driver);

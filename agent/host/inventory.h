@@ -39,4 +39,8 @@ static inline void inventory_freep(Inventory **inv) {
 }
 
 const PciDevice *inventory_find(const Inventory *inv, const char *addr);
+/* The kernel's rule for one member of a viable group: no driver, or one that
+ * manages DMA itself (vfio-pci, pci-stub; pcieport on a bridge). A group is
+ * viable when every member passes and one is on vfio-pci. */
+bool pci_driver_keeps_group_viable(const char *driver, bool is_bridge);
 const IommuGroup *inventory_group(const Inventory *inv, int id);

@@ -38,3 +38,7 @@ json_object *json_strv(char *const *l);
 
 /* Lower-case hex of width digits: "8086", "030000". */
 json_object *json_hex(uint32_t v, int width);
+
+/* An RFC 3339 UTC timestamp ("2026-11-23T22:01:02Z") of a CLOCK_REALTIME
+ * time in microseconds; JSON null for 0 (never set). */
+json_object *json_timestamp(uint64_t usec);

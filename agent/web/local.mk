@@ -1,9 +1,11 @@
 # The HTTP layer: server, routes, problem+json, JSON views of the host model.
 noinst_LIBRARIES += libweb.a
-libweb_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS)
+libweb_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS) $(GNUTLS_CFLAGS)
 libweb_a_CCASFLAGS = -DOPENAPI_JSON='"$(top_srcdir)/api/openapi.json"'
 libweb_a_SOURCES = \
-	agent/web/request.h \
+	agent/web/request.h agent/web/context.h \
+	agent/web/auth.c agent/web/auth.h \
+	agent/web/audit.c agent/web/audit.h \
 	agent/web/json-util.c agent/web/json-util.h \
 	agent/web/problem.c agent/web/problem.h \
 	agent/web/reply.c agent/web/reply.h \
@@ -18,6 +20,8 @@ libweb_a_SOURCES = \
 	agent/web/resource-iommu-groups.c \
 	agent/web/resource-inventory.c \
 	agent/web/resource-openapi.c \
+	agent/web/resource-maintenance.c \
+	agent/web/resource-operations.c \
 	agent/web/openapi-blob.S
 EXTRA_libweb_a_DEPENDENCIES = $(top_srcdir)/api/openapi.json
 agent/web/libweb_a-openapi-blob.$(OBJEXT): $(top_srcdir)/api/openapi.json

@@ -31,6 +31,15 @@ static const struct {
         [PROBLEM_NOT_ACCEPTABLE] = { "not-acceptable", MHD_HTTP_NOT_ACCEPTABLE, "Only JSON is served" },
         [PROBLEM_SCAN_FAILED] = { "scan-failed", MHD_HTTP_INTERNAL_SERVER_ERROR, "The PCI scan failed" },
         [PROBLEM_INTERNAL] = { "internal-error", MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal error" },
+        [PROBLEM_UNAUTHORIZED] = { "unauthorized", MHD_HTTP_UNAUTHORIZED, "Authentication required" },
+        [PROBLEM_FORBIDDEN] = { "forbidden", MHD_HTTP_FORBIDDEN, "Not allowed for this role" },
+        [PROBLEM_NOT_IN_MAINTENANCE] = { "not-in-maintenance", MHD_HTTP_CONFLICT,
+                                         "The host is not in maintenance mode" },
+        [PROBLEM_DEVICES_IN_USE] = { "devices-in-use", MHD_HTTP_CONFLICT,
+                                     "Running VMs hold passthrough devices" },
+        [PROBLEM_NO_SUCH_OPERATION] = { "no-such-operation", MHD_HTTP_NOT_FOUND, "No such operation" },
+        [PROBLEM_STATE_WRITE_FAILED] = { "state-write-failed", MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                         "The state could not be saved; nothing changed" },
 };
 
 unsigned problem_status(ProblemCode code) {
@@ -64,7 +73,8 @@ static json_object *problem_json(const Request *r, ProblemCode code, ProblemFiel
         return o;
 }
 
-enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, const char *fmt, ...) {
+static enum MHD_Result problem_replyv(Request *r, ProblemCode code, ProblemField field, json_object *extra,
+                                      const char *fmt, va_list ap) {
         _cleanup_free_ char *detail = NULL;
         _cleanup_(json_object_putp) json_object *o = NULL;
         struct MHD_Response *resp;
@@ -72,14 +82,16 @@ enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, 
         _cleanup_free_ char *text = NULL;
         const char *s;
         enum MHD_Result ret;
-        va_list ap;
 
-        va_start(ap, fmt);
         if (vasprintf(&detail, fmt, ap) < 0)
                 detail = NULL;
-        va_end(ap);
 
         o = problem_json(r, code, field, detail ?: problems[code].title);
+        if (o && extra) {
+                json_object_object_foreach(extra, key, value)
+                        json_object_object_add(o, key, json_object_get(value));
+        }
+        json_object_put(extra);
         s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                           JSON_C_TO_STRING_NOSLASHESCAPE)
               : NULL;
@@ -96,8 +108,32 @@ enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, 
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
         if (r->allow)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+        if (code == PROBLEM_UNAUTHORIZED)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"hostdevd\"");
         log_debug("%s %s: %u %s", r->method, strempty(r->url), problems[code].status, strempty(detail));
+        r->status = status;
         ret = MHD_queue_response(r->connection, status, resp);
         MHD_destroy_response(resp);
+        return ret;
+}
+
+enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, const char *fmt, ...) {
+        enum MHD_Result ret;
+        va_list ap;
+
+        va_start(ap, fmt);
+        ret = problem_replyv(r, code, field, NULL, fmt, ap);
+        va_end(ap);
+        return ret;
+}
+
+enum MHD_Result problem_reply_extra(Request *r, ProblemCode code, ProblemField field, json_object *extra,
+                                    const char *fmt, ...) {
+        enum MHD_Result ret;
+        va_list ap;
+
+        va_start(ap, fmt);
+        ret = problem_replyv(r, code, field, extra, fmt, ap);
+        va_end(ap);
         return ret;
 }

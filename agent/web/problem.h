@@ -19,6 +19,12 @@ typedef enum ProblemCode {
         PROBLEM_NOT_ACCEPTABLE,
         PROBLEM_SCAN_FAILED,
         PROBLEM_INTERNAL,
+        PROBLEM_UNAUTHORIZED,       /* no credentials, or bad ones */
+        PROBLEM_FORBIDDEN,          /* the caller's role does not allow it */
+        PROBLEM_NOT_IN_MAINTENANCE, /* the change needs maintenance mode */
+        PROBLEM_DEVICES_IN_USE,     /* running VMs hold passthrough devices */
+        PROBLEM_NO_SUCH_OPERATION,
+        PROBLEM_STATE_WRITE_FAILED, /* the state directory could not be written: nothing changed */
         _PROBLEM_MAX,
 } ProblemCode;
 
@@ -30,6 +36,11 @@ typedef struct ProblemField {
 /* Queues the problem reply; returns the MHD result to hand back. */
 enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+
+/* The same with more members: extra's keys are added to the problem
+ * object (extra is consumed; NULL for none). */
+enum MHD_Result problem_reply_extra(Request *r, ProblemCode code, ProblemField field, json_object *extra,
+                                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 unsigned problem_status(ProblemCode code);
 const char *problem_code_to_string(ProblemCode code);

@@ -107,7 +107,8 @@ enum MHD_Result reply_rendered(Request *r, RenderedBody *b) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, b->etag);
         if (!not_modified)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        ret = MHD_queue_response(r->connection, not_modified ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
+        r->status = not_modified ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK;
+        ret = MHD_queue_response(r->connection, r->status, resp);
         MHD_destroy_response(resp);
         return ret;
 }
@@ -132,6 +133,9 @@ enum MHD_Result reply_json(Request *r, unsigned status, json_object *obj) {
         }
         reply_add_common_headers(resp);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        if (r->location)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+        r->status = status;
         ret = MHD_queue_response(r->connection, status, resp);
         MHD_destroy_response(resp);
         return ret;

@@ -9,20 +9,29 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 
+#include "auth.h"
+#include "context.h"
 #include "host/host-state.h"
 
 typedef struct RenderCache RenderCache;
+
+struct Request;
+
+/* Runs once the reply has been sent (or the connection is gone). */
+typedef void (*RequestAfter)(struct Request *r, void *userdata);
 
 #define MAX_PATH_PARAMS 4
 
 typedef struct Request {
         struct MHD_Connection *connection;
-        HostState *state;
+        AgentContext *ctx;
+        HostState *state;    /* ctx->host */
         RenderCache *cache;
         const char *method;  /* as received; HEAD is routed as GET */
         char *url;           /* the decoded path */
         bool is_head;
         char *allow;         /* for a 405: the methods the path accepts */
+        char *location;      /* for a 201/202: the Location of what was made */
 
         char *body;          /* request body, NUL-terminated, capped */
         size_t body_size;
@@ -31,7 +40,19 @@ typedef struct Request {
         char *param_names[MAX_PATH_PARAMS];  /* from the route pattern */
         char *param_values[MAX_PATH_PARAMS]; /* decoded path segments */
         size_t n_params;
+
+        unsigned status;     /* of the reply queued, 0 before */
+        Role role;           /* the caller's, once authenticated */
+        char *who;           /* the token's name or the certificate's subject */
+
+        RequestAfter after;
+        void *after_userdata;
 } Request;
+
+/* Parses the body as a JSON object, allowing only the given fields
+ * (NULL-terminated); an empty body is {}. On error queues the 400 and
+ * returns false with *ret_mhd set. */
+bool request_json_body(Request *r, const char *const *fields, json_object **ret, enum MHD_Result *ret_mhd);
 
 /* The decoded value of path parameter name ("address" in /v1/devices/{address}). */
 const char *request_param(const Request *r, const char *name);

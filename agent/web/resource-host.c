@@ -24,6 +24,7 @@ enum MHD_Result get_root(Request *r) {
         static const char *const paths[] = {
                 "host", "/v1/host", "capabilities", "/v1/capabilities", "devices", "/v1/devices",
                 "iommu_groups", "/v1/iommu-groups", "inventory", "/v1/inventory", "openapi", "/v1/openapi.json",
+                "maintenance", "/v1/maintenance", "operations", "/v1/operations",
         };
 
         for (size_t i = 0; links && i < sizeof paths / sizeof paths[0]; i += 2)

@@ -14,13 +14,9 @@
 static json_object *view_inventory(const HostState *s) {
         const Inventory *inv = s->inventory;
         json_object *o = json_object_new_object();
-        time_t t = (time_t) (inv->scanned_at_usec / 1000000);
-        struct tm tm;
-        char when[64];
 
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
         json_add_int(o, "generation", (int64_t) s->generation);
-        json_add_str(o, "scanned_at", when);
+        json_add(o, "scanned_at", json_timestamp(inv->scanned_at_usec));
         json_add_int(o, "devices", (int64_t) inv->n_devices);
         json_add_int(o, "iommu_groups", (int64_t) inv->n_groups);
         json_add_bool(o, "iommu_active", inv->iommu_active);

@@ -12,7 +12,16 @@ enum MHD_Result get_iommu_group(Request *r);
 enum MHD_Result get_inventory(Request *r);
 enum MHD_Result post_inventory_rescan(Request *r);
 enum MHD_Result get_openapi(Request *r);
+enum MHD_Result get_maintenance(Request *r);
+enum MHD_Result put_maintenance(Request *r);
+enum MHD_Result post_reboot(Request *r);
+enum MHD_Result get_operations(Request *r);
+enum MHD_Result get_operation(Request *r);
 enum MHD_Result get_root(Request *r);
+
+/* The kernel arguments the configured bootloader adds to what runs now
+ * (NULL-terminated, NULL for none): what a reboot is expected to bring. */
+int pending_kernel_arguments(AgentContext *ctx, char ***ret);
 
 /* An IOMMU group number as a client writes it: decimal digits, no sign, no
  * leading zero but "0" itself. -EINVAL otherwise. */

@@ -14,6 +14,7 @@ typedef struct Route {
         const char *pattern;
         RouteHandler handler;
         const char *const *query; /* accepted query parameters, NULL-terminated; NULL: none */
+        Role role;                /* the least role allowed; ROLE_NONE (not declared) means admin */
 } Route;
 
 typedef enum RouteResult {

@@ -1,19 +1,29 @@
-/* The route table of API v1: every path the agent serves, in one place. */
+/* The route table of API v1: every path the agent serves and the least role
+ * that may use it, in one place. */
 #include "resources.h"
 
 static const char *const device_filters[] = { "class", "vendor", "driver", "iommu_group", "assignable", NULL };
 
+#define READER .role = ROLE_READER
+#define OPERATOR .role = ROLE_OPERATOR
+#define ADMIN .role = ROLE_ADMIN
+
 const Route routes[] = {
-        { "GET", "/", get_root, NULL },
-        { "GET", "/v1/host", get_host, NULL },
-        { "GET", "/v1/capabilities", get_capabilities, NULL },
-        { "GET", "/v1/devices", get_devices, device_filters },
-        { "GET", "/v1/devices/{address}", get_device, NULL },
-        { "GET", "/v1/iommu-groups", get_iommu_groups, NULL },
-        { "GET", "/v1/iommu-groups/{id}", get_iommu_group, NULL },
-        { "GET", "/v1/inventory", get_inventory, NULL },
-        { "POST", "/v1/inventory/rescan", post_inventory_rescan, NULL },
-        { "GET", "/v1/openapi.json", get_openapi, NULL },
+        { "GET", "/", get_root, NULL, READER },
+        { "GET", "/v1/host", get_host, NULL, READER },
+        { "GET", "/v1/capabilities", get_capabilities, NULL, READER },
+        { "GET", "/v1/devices", get_devices, device_filters, READER },
+        { "GET", "/v1/devices/{address}", get_device, NULL, READER },
+        { "GET", "/v1/iommu-groups", get_iommu_groups, NULL, READER },
+        { "GET", "/v1/iommu-groups/{id}", get_iommu_group, NULL, READER },
+        { "GET", "/v1/inventory", get_inventory, NULL, READER },
+        { "POST", "/v1/inventory/rescan", post_inventory_rescan, NULL, OPERATOR },
+        { "GET", "/v1/maintenance", get_maintenance, NULL, READER },
+        { "PUT", "/v1/maintenance", put_maintenance, NULL, OPERATOR },
+        { "POST", "/v1/reboot", post_reboot, NULL, ADMIN },
+        { "GET", "/v1/operations", get_operations, NULL, READER },
+        { "GET", "/v1/operations/{id}", get_operation, NULL, READER },
+        { "GET", "/v1/openapi.json", get_openapi, NULL, READER },
 };
 
 const size_t n_routes = sizeof(routes) / sizeof(routes[0]);

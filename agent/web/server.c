@@ -12,11 +12,14 @@
 #include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
+#include "audit.h"
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "cache.h"
+#include "json-util.h"
 #include "problem.h"
 #include "router.h"
 #include "server.h"
@@ -24,7 +27,7 @@
 struct WebServer {
         struct MHD_Daemon *mhd;
         sd_event_source *io, *timer;
-        HostState *state;
+        AgentContext *ctx;
         RenderCache *cache;
         unsigned port;
 };
@@ -38,12 +41,20 @@ static void request_free(Request *r) {
         }
         free(r->url);
         free(r->allow);
+        free(r->location);
+        free(r->who);
         free(r->body);
         free(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
-        request_free(*con_cls);
+        Request *r = *con_cls;
+
+        /* An accepted request runs its follow-up even if the client left
+         * early: it was recorded, and the client can look it up. */
+        if (r && r->after)
+                r->after(r, r->after_userdata);
+        request_free(r);
         *con_cls = NULL;
 }
 
@@ -108,10 +119,59 @@ static bool accepts_json(const Request *r) {
         return !a || strstr(a, "json") || strstr(a, "*/*") || strstr(a, "application/*");
 }
 
+static bool is_mutating(const char *method) {
+        return !streq(method, "GET") && !streq(method, "HEAD");
+}
+
+/* "Bearer <token>", the scheme in any case (RFC 9110 11.1). */
+static const char *bearer_token(const Request *r) {
+        const char *h = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+                return NULL;
+        h += 7;
+        h += strspn(h, " ");
+        return *h ? h : NULL;
+}
+
+/* Sets r->role and r->who, or queues the 401. */
+static bool authenticate(Request *r, enum MHD_Result *ret) {
+        const char *token = bearer_token(r), *name = NULL;
+        const char *h = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+        if (!h) {
+                *ret = problem_reply(r, PROBLEM_UNAUTHORIZED, (ProblemField) {},
+                                     "send 'Authorization: Bearer <token>' with a token listed in the tokens file");
+                return false;
+        }
+        r->role = token ? auth_check_token(r->ctx->auth, token, &name) : ROLE_NONE;
+        if (r->role == ROLE_NONE) {
+                *ret = problem_reply(r, PROBLEM_UNAUTHORIZED, (ProblemField) {},
+                                     token ? "the bearer token is not valid" : "only the Bearer scheme is accepted");
+                return false;
+        }
+        r->who = strdup(name);
+        if (!r->who) {
+                *ret = MHD_NO;
+                return false;
+        }
+        return true;
+}
+
+/* Mutating requests carry JSON, and say so: a form or text/plain request
+ * from a browser page never gets this far. */
+static bool has_json_content_type(const Request *r) {
+        const char *ct = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+        return ct && strncasecmp(ct, "application/json", 16) == 0 && (ct[16] == 0 || ct[16] == ';' || ct[16] == ' ');
+}
+
 static enum MHD_Result dispatch(Request *r) {
         _cleanup_free_ char *allow = NULL;
         const Route *route = NULL;
         QueryCheck q = {};
+        Role need;
+        enum MHD_Result ret;
 
         if (strlen(r->url) > WEB_MAX_URL)
                 return problem_reply(r, PROBLEM_URI_TOO_LONG, (ProblemField) {},
@@ -119,6 +179,8 @@ static enum MHD_Result dispatch(Request *r) {
         if (r->body_too_large)
                 return problem_reply(r, PROBLEM_BODY_TOO_LARGE, (ProblemField) {},
                                      "the body is larger than %d bytes", WEB_MAX_BODY);
+        if (!authenticate(r, &ret))
+                return ret;
 
         switch (router_match(routes, n_routes, r->method, r->url, r, &route, &allow)) {
         case ROUTE_NOT_FOUND:
@@ -131,6 +193,12 @@ static enum MHD_Result dispatch(Request *r) {
                 break;
         }
 
+        need = route->role == ROLE_NONE ? ROLE_ADMIN : route->role;
+        if (r->role < need)
+                return problem_reply(r, PROBLEM_FORBIDDEN, (ProblemField) {},
+                                     "%s %s needs the %s role; '%s' has %s", route->method, route->pattern,
+                                     role_to_string(need), r->who, role_to_string(r->role));
+
         if (!accepts_json(r))
                 return problem_reply(r, PROBLEM_NOT_ACCEPTABLE, (ProblemField) {},
                                      "this API serves application/json and application/problem+json only");
@@ -139,7 +207,72 @@ static enum MHD_Result dispatch(Request *r) {
         if (q.bad)
                 return problem_reply(r, q.problem, (ProblemField) { .parameter = q.bad },
                                      "the query parameter '%s' %s", q.bad, q.why);
+        if (is_mutating(r->method) && (r->body_size > 0 || !streq(r->method, "DELETE")) &&
+            !has_json_content_type(r))
+                return problem_reply(r, PROBLEM_UNSUPPORTED_MEDIA_TYPE, (ProblemField) {},
+                                     "%s needs 'Content-Type: application/json'", r->method);
         return route->handler(r);
+}
+
+/* Who asked what, and what came of it: every mutating request, allowed or not. */
+static void audit(const Request *r) {
+        log_audit(r->who ?: "anonymous", role_to_string(r->role), r->method, r->url, r->status,
+                  r->body_size ? r->body : NULL);
+}
+
+bool request_json_body(Request *r, const char *const *fields, json_object **ret, enum MHD_Result *ret_mhd) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_tokener *tok;
+
+        if (r->body_size == 0)
+                o = json_object_new_object();
+        else {
+                tok = json_tokener_new();
+                if (!tok) {
+                        *ret_mhd = MHD_NO;
+                        return false;
+                }
+                o = json_tokener_parse_ex(tok, r->body, (int) r->body_size);
+                if (json_tokener_get_error(tok) != json_tokener_success ||
+                    strspn(r->body + json_tokener_get_parse_end(tok), " \t\r\n") !=
+                            r->body_size - json_tokener_get_parse_end(tok)) {
+                        json_object_put(o);
+                        o = NULL;
+                }
+                json_tokener_free(tok);
+                if (!o) {
+                        *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "" },
+                                                 "the body is not valid JSON");
+                        return false;
+                }
+        }
+        if (!o) {
+                *ret_mhd = MHD_NO;
+                return false;
+        }
+        if (!json_object_is_type(o, json_type_object)) {
+                *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "" },
+                                         "the body must be a JSON object");
+                return false;
+        }
+        json_object_object_foreach(o, key, value) {
+                bool known = false;
+                (void) value;
+
+                for (size_t i = 0; fields && fields[i] && !known; i++)
+                        known = streq(fields[i], key);
+                if (!known) {
+                        _cleanup_free_ char *pointer = NULL;
+
+                        if (asprintf(&pointer, "/%s", key) < 0)
+                                pointer = NULL;
+                        *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = pointer ?: "" },
+                                                 "unknown field '%s'", key);
+                        return false;
+                }
+        }
+        *ret = TAKE_PTR(o);
+        return true;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -154,7 +287,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 if (!r)
                         return MHD_NO;
                 r->connection = c;
-                r->state = s->state;
+                r->ctx = s->ctx;
+                r->state = s->ctx->host;
                 r->cache = s->cache;
                 r->method = method;
                 r->is_head = streq(method, "HEAD");
@@ -173,7 +307,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 return MHD_YES;
         }
         ret = dispatch(r);
-        log_debug("%s %s", method, url);
+        log_debug("%s %s: %u", method, url, r->status);
+        if (is_mutating(method))
+                audit(r);
         return ret;
 }
 
@@ -236,7 +372,18 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ret, sockle
         return 0;
 }
 
-int web_server_new(sd_event *event, HostState *state, const WebServerConfig *cfg, WebServer **ret) {
+static bool is_loopback(const struct sockaddr_storage *sa) {
+        if (sa->ss_family == AF_INET)
+                return (ntohl(((const struct sockaddr_in *) sa)->sin_addr.s_addr) >> 24) == 127;
+        if (sa->ss_family == AF_INET6) {
+                const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
+                return IN6_IS_ADDR_LOOPBACK(a) ||
+                       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+        }
+        return false;
+}
+
+int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cfg, WebServer **ret) {
         _cleanup_(web_server_freep) WebServer *s = calloc(1, sizeof(WebServer));
         struct sockaddr_storage sa = {};
         socklen_t sa_len = 0;
@@ -245,13 +392,21 @@ int web_server_new(sd_event *event, HostState *state, const WebServerConfig *cfg
 
         if (!s)
                 return -ENOMEM;
-        s->state = state;
+        s->ctx = ctx;
         s->cache = render_cache_new();
         if (!s->cache)
                 return -ENOMEM;
         r = parse_listen(cfg->listen, &sa, &sa_len);
         if (r < 0)
                 return log_error_errno(r, "Invalid listen address '%s': expected HOST:PORT or [IPV6]:PORT.", cfg->listen);
+        if (!ctx->tls && !is_loopback(&sa)) {
+                if (!cfg->allow_plain_http)
+                        return log_error_errno(EPERM, "Refusing plain HTTP on %s, beyond loopback: configure TLS "
+                                               "(tls_certificate, tls_key, tls_client_ca), or --allow-plain-http.",
+                                               cfg->listen);
+                log_warning("Serving plain HTTP on %s, beyond loopback (--allow-plain-http): tokens travel in "
+                            "clear text.", cfg->listen);
+        }
 
         s->mhd = MHD_start_daemon(
                 MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),

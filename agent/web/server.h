@@ -5,13 +5,14 @@
 
 #include <systemd/sd-event.h>
 
-#include "host/host-state.h"
+#include "context.h"
 
 typedef struct WebServerConfig {
         const char *listen;          /* "127.0.0.1:8427", "[::1]:8427" */
         unsigned connection_limit;   /* all clients */
         unsigned per_ip_limit;       /* one client address */
         unsigned timeout_sec;        /* idle connection timeout */
+        bool allow_plain_http;       /* beyond loopback (else refused at start) */
 } WebServerConfig;
 
 #define WEB_DEFAULT_LISTEN "127.0.0.1:8427"
@@ -20,7 +21,7 @@ typedef struct WebServerConfig {
 
 typedef struct WebServer WebServer;
 
-int web_server_new(sd_event *event, HostState *state, const WebServerConfig *cfg, WebServer **ret);
+int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cfg, WebServer **ret);
 WebServer *web_server_free(WebServer *s);
 static inline void web_server_freep(WebServer **s) {
         web_server_free(*s);

@@ -3,6 +3,7 @@ tree and talks to it over HTTP with curl. Every response any test receives is
 validated against api/openapi.json (tests/integration/openapi_check.py), so a
 field the code adds, drops or mistypes fails the suite wherever it shows up.
 """
+import hashlib
 import json
 import os
 import re
@@ -57,19 +58,47 @@ def parse_curl_output(raw):
     return status, headers, body
 
 
-class Agent:
-    """A running hostdevd on a free loopback port."""
+def token_for(role):
+    """The secret token of a role (the agent's tokens file holds its hash)."""
+    return hashlib.sha256(f"test-{role}-token".encode()).hexdigest()
 
-    def __init__(self, root, extra_args=(), env=None):
+
+def write_tokens(path, roles=("reader", "operator", "admin")):
+    """A tokens file: '<role> <sha256(token)> <name>' per role; returns path."""
+    lines = ["# made by the test harness"]
+    for role in roles:
+        lines.append(f"{role} {hashlib.sha256(token_for(role).encode()).hexdigest()} test-{role}")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Agent:
+    """A running hostdevd on a free loopback port. Requests carry the admin
+    token unless a test asks for another role (role=None: no credentials)."""
+
+    def __init__(self, root, extra_args=(), env=None, tokens=True, port=None):
         self.root = Path(root)
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = self.root.parent / f"hostdevd-{self.port}.log"
         args = [str(BINARY), "--root", str(self.root), "--listen", f"127.0.0.1:{self.port}",
-                "--log-level", "debug", *extra_args]
-        self.logf = open(self.log, "wb")
-        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})})
+                "--log-level", "debug"]
+        if tokens and not any(str(a).startswith("--tokens") for a in extra_args):
+            self.tokens_file = write_tokens(self.root.parent / f"tokens-{self.port}")
+            args += ["--tokens", str(self.tokens_file)]
+        args += list(extra_args)
+        self.args = args
+        self.env = env
+        self.logf = None
+        self.start()
+
+    def start(self):
+        """Starts (or starts again, after stop or kill) on the same port and files."""
+        if self.logf:
+            self.logf.close()
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(self.env or {})})
         self.wait_ready()
 
     def wait_ready(self, timeout=20):
@@ -84,12 +113,21 @@ class Agent:
                 time.sleep(0.05)
         raise RuntimeError("hostdevd did not start listening")
 
-    def request(self, path, method="GET", headers=(), data=None, validate=True, raw_path=False):
+    def request(self, path, method="GET", headers=(), data=None, validate=True, raw_path=False,
+                role="admin", token=None, content_type="application/json"):
         args = [CURL, "-s", "-S", "-i", "--max-time", "30", "-X", method]
         if method == "HEAD":
             args = [CURL, "-s", "-S", "-i", "--max-time", "30", "-I"]
         if raw_path:
             args.append("--path-as-is")
+        headers = list(headers)
+        if token is None and role is not None:
+            token = token_for(role)
+        if token is not None and not any(h.lower().startswith("authorization:") for h in headers):
+            headers.append(f"Authorization: Bearer {token}")
+        mutating = method in ("POST", "PUT", "PATCH") or (method == "DELETE" and data)
+        if mutating and content_type and not any(h.lower().startswith("content-type:") for h in headers):
+            headers.append(f"Content-Type: {content_type}")
         for h in headers:
             args += ["-H", h]
         if data is not None:

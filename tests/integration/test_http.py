@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import CURL, unpack_snapshot
+from conftest import CURL, token_for, unpack_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -297,7 +297,8 @@ def test_connection_limits_and_idle_timeout(root, tmp_path, start_agent):
     for c in conns:
         c.settimeout(5)
         try:
-            c.sendall(b"GET /v1/host HTTP/1.1\r\nHost: x\r\n\r\n")
+            c.sendall(b"GET /v1/host HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                      + token_for("reader").encode() + b"\r\n\r\n")
             served += c.recv(12).startswith(b"HTTP/1.1 200")
         except (ConnectionResetError, BrokenPipeError):
             pass

@@ -47,7 +47,20 @@ static void wrong_method(const char *method, const char *path, const char *want_
         clear(&r);
 }
 
+/* Every route names its least role; only reading and planning is open to readers. */
+static void roles_declared(void) {
+        for (size_t i = 0; i < n_routes; i++) {
+                const Route *rt = &routes[i];
+                bool reads = streq(rt->method, "GET") || streq(rt->pattern, "/v1/passthrough/plan");
+
+                ok(rt->role != ROLE_NONE, "%s %s declares a role", rt->method, rt->pattern);
+                ok(reads || rt->role >= ROLE_OPERATOR, "%s %s: role %s fits (changes need operator or admin)", rt->method,
+                   rt->pattern, role_to_string(rt->role));
+        }
+}
+
 int main(void) {
+        roles_declared();
         found("GET", "/v1/devices", "/v1/devices", NULL, NULL);
         found("HEAD", "/v1/devices", "/v1/devices", NULL, NULL);
         found("GET", "/v1/devices/0000:01:00.0", "/v1/devices/{address}", "address", "0000:01:00.0");
@@ -64,5 +77,8 @@ int main(void) {
         wrong_method("DELETE", "/v1/devices", "GET, HEAD");
         wrong_method("PUT", "/v1/devices/0000:01:00.0", "GET, HEAD");
         wrong_method("GET", "/v1/inventory/rescan", "POST");
+        wrong_method("POST", "/v1/maintenance", "GET, HEAD, PUT");
+        found("GET", "/v1/operations/0123456789abcdef0123456789abcdef", "/v1/operations/{id}", "id",
+              "0123456789abcdef0123456789abcdef");
         return tap_done();
 }

@@ -1,0 +1,91 @@
+/* hostdevd's durable state: the state directory (--state-dir, by default
+ * var/lib/hostdevd under the root) holding the host's maintenance state and
+ * the long-running operations (reboots). Every file is written atomically
+ * (temporary file, fsync, rename, fsync of the directory): after a crash at
+ * any moment a file holds its old or its new contents, never a mix. The
+ * in-memory copy changes only after the file did. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Maintenance {
+        bool enabled;
+        char *reason;         /* NULL when none was given */
+        char *by;             /* who asked */
+        uint64_t since_usec;  /* CLOCK_REALTIME; 0 when never changed */
+} Maintenance;
+
+typedef enum OperationState {
+        OPERATION_ACCEPTED,   /* recorded, the request not made yet */
+        OPERATION_RUNNING,    /* asked (logind accepted the reboot): waiting for the host */
+        OPERATION_SUCCEEDED,
+        OPERATION_FAILED,
+        _OPERATION_STATE_MAX,
+} OperationState;
+
+/* One kernel argument that was pending when the reboot was asked for. */
+typedef struct ExpectedArgument {
+        char *argument;       /* "intel_iommu=on", as the bootloader has it */
+        bool running;         /* after the reboot: in /proc/cmdline */
+} ExpectedArgument;
+
+typedef struct Operation {
+        char id[33];          /* 128 random bits, hex */
+        char *kind;           /* "reboot" */
+        OperationState state;
+        char *requested_by;
+        uint64_t created_usec, updated_usec;
+        char *error;          /* why it failed */
+
+        /* reboot */
+        char *method;         /* "logind", "direct" */
+        char *boot_id_before, *boot_id_after;
+        ExpectedArgument *expected;
+        size_t n_expected;
+        bool iommu_expected;  /* the pending arguments enable the IOMMU */
+        int iommu_active;     /* after the reboot: groups exist; -1 before */
+} Operation;
+
+typedef struct Store {
+        char *dir;
+        Maintenance maintenance;
+        Operation **operations; /* oldest first */
+        size_t n_operations;
+} Store;
+
+/* Creates the directory (0700) if needed, removes temporary files a crash
+ * left, loads the state. A state file that does not parse is moved aside
+ * (".corrupt") and reported, never half-used. */
+int store_open(const char *dir, Store **ret);
+Store *store_free(Store *s);
+static inline void store_freep(Store **s) {
+        store_free(*s);
+}
+
+/* Replaces the maintenance state: the file first, then memory. */
+int store_set_maintenance(Store *s, bool enabled, const char *reason, const char *by, uint64_t now_usec);
+
+const char *operation_state_to_string(OperationState s);
+bool operation_is_done(const Operation *op);
+
+/* A new operation (state ACCEPTED), not yet stored. */
+int operation_new(const char *kind, const char *requested_by, uint64_t now_usec, Operation **ret);
+Operation *operation_free(Operation *op);
+static inline void operation_freep(Operation **op) {
+        operation_free(*op);
+}
+int operation_add_expected(Operation *op, const char *argument);
+
+/* Stores a new operation; the store takes it over on success. */
+int store_add_operation(Store *s, Operation *op);
+/* Writes an operation that changed in memory. On failure the file keeps its
+ * previous contents (and the caller should not trust the in-memory one). */
+int store_save_operation(Store *s, Operation *op);
+
+Operation *store_find_operation(const Store *s, const char *id);
+/* The newest operation of this kind that is not done, or NULL. */
+Operation *store_active_operation(const Store *s, const char *kind);
+
+/* Keeps at most this many finished operations (the oldest are removed). */
+#define STORE_MAX_DONE_OPERATIONS 64

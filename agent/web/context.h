@@ -1,0 +1,21 @@
+/* What request handlers work with, owned by main(): the host model, the
+ * durable state, who may do what, and the reboot machinery. */
+#pragma once
+
+#include <stdbool.h>
+
+#include <systemd/sd-event.h>
+
+#include "auth.h"
+#include "host/host-state.h"
+#include "state/reboot.h"
+#include "state/store.h"
+
+typedef struct AgentContext {
+        HostState *host;
+        Store *store;          /* the state directory */
+        Auth *auth;
+        Rebooter *rebooter;
+        sd_event *event;
+        bool tls;              /* connections are TLS with verified client certificates */
+} AgentContext;
