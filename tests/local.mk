@@ -25,6 +25,14 @@ tests_unit_test_router_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JSONC_CFLAGS) $(SYS
 tests_unit_test_router_LDADD = $(WEB_UNIT_LDADD)
 TESTS += tests/unit/test-pci-addr tests/unit/test-basic tests/unit/test-router
 
+# Fault injection for the integration suite (LD_PRELOAD): an uninstrumented
+# shared object even in sanitizer builds, so it is built with its own flags.
+check_PROGRAMS += tests/mock/faultinject.so
+tests_mock_faultinject_so_SOURCES = tests/mock/faultinject.c
+tests_mock_faultinject_so_CFLAGS = $(WARN_CFLAGS) -fPIC -O1
+tests_mock_faultinject_so_LDFLAGS = -shared
+tests_mock_faultinject_so_LDADD = -ldl
+
 # The integration suite runs after the binary is built.
 TESTS += tests/integration/run-pytest.sh
 EXTRA_DIST += \
@@ -35,6 +43,8 @@ EXTRA_DIST += \
 	tests/integration/test_snapshots.py \
 	tests/integration/test_topologies.py \
 	tests/integration/test_host_usage.py \
+	tests/integration/test_auth.py \
+	tests/integration/test_maintenance.py \
 	tests/bench/bench.py \
 	tests/data/sysfs/README.md \
 	tests/data/sysfs/intel-gpu-like.tar.gz \
@@ -53,3 +63,18 @@ clean-local-tests:
 	-rm -rf tests/integration/tmp tests/integration/junit.xml \
 		tests/vm/results tests/vm/junit.xml
 .PHONY: clean-local-tests
+
+# The passthrough engine: holders, plans, binding (against fixture trees from
+# mksysfs.py; binding with the kernel double tests/mock/pcimock.so preloaded).
+FIXTURE_CPPFLAGS = $(AM_CPPFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"' -DTOP_BUILDDIR='"$(abs_top_builddir)"'
+check_PROGRAMS += tests/unit/test-vfio-holders tests/unit/test-passthrough-plan tests/unit/test-vfio-bind
+tests_unit_test_vfio_holders_SOURCES = tests/unit/test-vfio-holders.c tests/unit/tap.h tests/unit/fixture.h
+tests_unit_test_vfio_holders_CPPFLAGS = $(FIXTURE_CPPFLAGS)
+tests_unit_test_vfio_holders_LDADD = $(UNIT_LDADD)
+tests_unit_test_passthrough_plan_SOURCES = tests/unit/test-passthrough-plan.c tests/unit/tap.h tests/unit/fixture.h
+tests_unit_test_passthrough_plan_CPPFLAGS = $(FIXTURE_CPPFLAGS)
+tests_unit_test_passthrough_plan_LDADD = $(UNIT_LDADD)
+tests_unit_test_vfio_bind_SOURCES = tests/unit/test-vfio-bind.c tests/unit/tap.h tests/unit/fixture.h
+tests_unit_test_vfio_bind_CPPFLAGS = $(FIXTURE_CPPFLAGS)
+tests_unit_test_vfio_bind_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test-vfio-holders tests/unit/test-passthrough-plan tests/unit/test-vfio-bind

@@ -427,7 +427,8 @@ static int load_operations(Store *s) {
                 if (r < 0)
                         move_aside(path, r);
         }
-        qsort(s->operations, s->n_operations, sizeof(Operation *), cmp_operation);
+        if (s->n_operations > 1)
+                qsort(s->operations, s->n_operations, sizeof(Operation *), cmp_operation);
         return 0;
 }
 

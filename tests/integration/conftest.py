@@ -28,6 +28,16 @@ import openapi_check  # noqa: E402
 BINARY = Path(os.environ.get("HOSTDEVD", SRCDIR / "build" / "hostdevd"))
 SPEC = openapi_check.load_spec(SRCDIR / "api" / "openapi.json")
 SNAPSHOTS = SRCDIR / "tests" / "data" / "sysfs"
+BUILDDIR = Path(os.environ.get("HOSTDEVD_BUILDDIR", BINARY.parent))
+FAULTINJECT = BUILDDIR / "tests" / "mock" / "faultinject.so"
+
+
+def fault_env(spec):
+    """Environment making the agent's matching file operations fail:
+    spec is '<op>:<path substring>:<errno name>[:<count>]' (tests/mock/faultinject.c)."""
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    return {"LD_PRELOAD": str(FAULTINJECT), "HOSTDEVD_FAULT": spec,
+            "ASAN_OPTIONS": ":".join(filter(None, [asan, "verify_asan_link_order=0"]))}
 CURL = shutil.which("curl") or "curl"
 
 
@@ -76,10 +86,14 @@ class Agent:
     """A running hostdevd on a free loopback port. Requests carry the admin
     token unless a test asks for another role (role=None: no credentials)."""
 
-    def __init__(self, root, extra_args=(), env=None, tokens=True, port=None):
+    def __init__(self, root, extra_args=(), env=None, tokens=True, port=None, tls=None):
         self.root = Path(root)
         self.port = port or free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        # tls: {"cacert": the server's CA, "cert"/"key": the client certificate
+        # requests present unless they say otherwise}; the agent's own TLS
+        # settings come from its configuration (extra_args).
+        self.tls = tls
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.log = self.root.parent / f"hostdevd-{self.port}.log"
         args = [str(BINARY), "--root", str(self.root), "--listen", f"127.0.0.1:{self.port}",
                 "--log-level", "debug"]
@@ -114,7 +128,9 @@ class Agent:
         raise RuntimeError("hostdevd did not start listening")
 
     def request(self, path, method="GET", headers=(), data=None, validate=True, raw_path=False,
-                role="admin", token=None, content_type="application/json"):
+                role="admin", token=None, content_type="application/json", cert=True):
+        """cert (TLS agents): True for the agent's default client certificate,
+        None for none, or a (certificate, key) pair."""
         args = [CURL, "-s", "-S", "-i", "--max-time", "30", "-X", method]
         if method == "HEAD":
             args = [CURL, "-s", "-S", "-i", "--max-time", "30", "-I"]
@@ -132,6 +148,12 @@ class Agent:
             args += ["-H", h]
         if data is not None:
             args += ["--data-binary", "@-"]
+        if self.tls:
+            args += ["--cacert", str(self.tls["cacert"])]
+            if cert is True:
+                cert = (self.tls["cert"], self.tls["key"])
+            if cert:
+                args += ["--cert", str(cert[0]), "--key", str(cert[1])]
         args.append(self.base + path)
         out = subprocess.run(args, input=data if isinstance(data, bytes) else (data or "").encode(),
                              capture_output=True, check=True).stdout
@@ -184,8 +206,8 @@ def start_agent(tmp_path):
     daemon must exit 0 on SIGTERM (under ASan that includes no leaks)."""
     agents = []
 
-    def start(root, *args, env=None):
-        a = Agent(root, args, env)
+    def start(root, *args, env=None, **kw):
+        a = Agent(root, args, env, **kw)
         agents.append(a)
         return a
 
