@@ -3,7 +3,9 @@
  * the sd-event loop, readiness and shutdown under systemd. */
 #include <getopt.h>
 #include <signal.h>
+#include <libgen.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +144,7 @@ static int load_config(const Options *o, AgentConfig *cfg) {
 /* --new-token: a random token, its hash appended to the tokens file (atomic
  * rewrite, 0600), the token itself printed once. */
 static int new_token(const AgentConfig *cfg, const char *spec) {
-        _cleanup_free_ char *role = NULL, *old = NULL, *contents = NULL;
+        _cleanup_free_ char *role = NULL, *old = NULL, *contents = NULL, *dir = NULL;
         const char *colon = strchr(spec, ':'), *name = colon ? colon + 1 : NULL;
         char token[65], hash[65];
         uint8_t bytes[32];
@@ -163,6 +165,11 @@ static int new_token(const AgentConfig *cfg, const char *spec) {
         if (r < 0)
                 return log_error_errno(r, "Cannot hash the token: %m");
 
+        dir = strdup(cfg->tokens);
+        if (!dir)
+                return log_oom();
+        if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create the directory of %s: %m", cfg->tokens);
         r = read_full_file(cfg->tokens, 1024 * 1024, &old, NULL);
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Cannot read %s: %m", cfg->tokens);
@@ -174,7 +181,7 @@ static int new_token(const AgentConfig *cfg, const char *spec) {
         if (r < 0)
                 return log_error_errno(r, "Cannot write %s: %m", cfg->tokens);
         printf("%s\n", token);
-        log_info("Added a %s token%s%s to %s.", role, name ? " named " : "", strempty(name), cfg->tokens);
+        log_info("Added a token with role %s%s%s to %s.", role, name ? ", named " : "", strempty(name), cfg->tokens);
         return 0;
 }
 
