@@ -19,12 +19,14 @@
 #include "basic/hostroot.h"
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "basic/strv.h"
 #include "host/host-state.h"
 #include "host/hostinfo.h"
 #include "state/reboot.h"
 #include "state/store.h"
 #include "web/auth.h"
 #include "web/server.h"
+#include "web/tls.h"
 #include "web/views.h"
 
 typedef struct Options {
@@ -216,6 +218,35 @@ static int load_auth(const AgentConfig *cfg, Auth *auth) {
         return 0;
 }
 
+/* Mutual TLS when tls_certificate, tls_key and tls_client_ca are all set:
+ * returns 1 with the credentials loaded, 0 when none is set. */
+static int load_tls(const AgentConfig *cfg, TlsCredentials *ret) {
+        _cleanup_free_ char *error = NULL;
+        const char *missing = !cfg->tls_certificate ? "tls_certificate" :
+                              !cfg->tls_key         ? "tls_key" :
+                              !cfg->tls_client_ca   ? "tls_client_ca" : NULL;
+        int r;
+
+        if (!cfg->tls_certificate && !cfg->tls_key && !cfg->tls_client_ca) {
+                if (cfg->tls_client_roles)
+                        log_warning("tls_client_role is ignored: TLS is not configured (tls_certificate, tls_key, "
+                                    "tls_client_ca).");
+                return 0;
+        }
+        if (missing)
+                return log_error_errno(EINVAL, "TLS is configured only in part: %s is missing (mutual TLS needs "
+                                       "tls_certificate, tls_key and tls_client_ca).", missing);
+        r = tls_credentials_load(ret, cfg->tls_certificate, cfg->tls_key, cfg->tls_client_ca, &error);
+        if (r < 0)
+                return error ? log_error_errno(r, "%s", error) : log_oom();
+        if (ret->cert_expires < time(NULL))
+                log_warning("The server certificate in %s has expired.", cfg->tls_certificate);
+        log_info("Mutual TLS (1.2 and 1.3): client certificates signed by %s (%zu CA certificates), "
+                 "%zu subjects mapped to roles.", cfg->tls_client_ca, ret->n_trusted,
+                 strv_length(cfg->tls_client_roles));
+        return 1;
+}
+
 /* The durable state, with reboot operations settled against this boot. */
 static int open_store(const AgentConfig *cfg, const HostState *state, Store **ret) {
         _cleanup_(hostinfo_done) HostInfo info = {};
@@ -254,10 +285,12 @@ static int run(const AgentConfig *cfg, bool once) {
         _cleanup_(store_freep) Store *store = NULL;
         _cleanup_(auth_done) Auth auth = {};
         _cleanup_(rebooter_done) Rebooter rebooter = {};
+        _cleanup_(tls_credentials_done) TlsCredentials tls = {};
         _cleanup_(web_server_freep) WebServer *web = NULL;
         AgentContext ctx = {};
         _cleanup_free_ char *error = NULL;
         sd_event *event = NULL;
+        bool use_tls;
         sigset_t mask;
         int r;
 
@@ -269,6 +302,10 @@ static int run(const AgentConfig *cfg, bool once) {
                  state->inventory->n_groups, cfg->root ?: "/");
         if (once)
                 return print_inventory(state);
+        r = load_tls(cfg, &tls); /* a bad configuration stops the agent before it touches the host */
+        if (r < 0)
+                return r;
+        use_tls = r > 0;
         r = open_store(cfg, state, &store);
         if (r < 0)
                 return r;
@@ -298,7 +335,8 @@ static int run(const AgentConfig *cfg, bool once) {
                                                             .connection_limit = cfg->connection_limit,
                                                             .per_ip_limit = cfg->per_ip_limit,
                                                             .timeout_sec = cfg->timeout_sec,
-                                                            .allow_plain_http = cfg->allow_plain_http }, &web);
+                                                            .allow_plain_http = cfg->allow_plain_http,
+                                                            .tls = use_tls ? &tls : NULL }, &web);
         if (r < 0) {
                 sd_event_unref(event);
                 return r;

@@ -45,6 +45,8 @@ EXTRA_DIST += \
 	tests/integration/test_host_usage.py \
 	tests/integration/test_auth.py \
 	tests/integration/test_maintenance.py \
+	tests/integration/test_tls.py \
+	tests/integration/tlscerts.py \
 	tests/bench/bench.py \
 	tests/data/sysfs/README.md \
 	tests/data/sysfs/intel-gpu-like.tar.gz \

@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "tls.h"
 
 static const char *const role_names[_ROLE_MAX] = {
         [ROLE_NONE] = "none",
@@ -126,10 +127,11 @@ int auth_load_tokens(Auth *a, const char *path, unsigned *ret_line) {
 
 int auth_add_subject(Auth *a, const char *spec) {
         const char *rest;
-        _cleanup_free_ char *role = NULL;
+        _cleanup_free_ char *role = NULL, *subject = NULL;
         AuthSubject *n;
         size_t l = strcspn(spec, " \t");
         Role ro;
+        int r;
 
         role = strndup(spec, l);
         if (!role)
@@ -139,14 +141,21 @@ int auth_add_subject(Auth *a, const char *spec) {
         rest += strspn(rest, " \t");
         if (ro == ROLE_NONE || !*rest)
                 return -EINVAL;
+        /* As GnuTLS prints a certificate's subject; a DN it cannot parse
+         * (a multi-valued RDN, "CN=a+UID=b") is compared as written. */
+        r = tls_canonical_dn(rest, &subject);
+        if (r == -EINVAL && strchr(rest, '='))
+                subject = strdup(rest);
+        else if (r < 0)
+                return r;
+        if (!subject)
+                return -ENOMEM;
         n = realloc(a->subjects, (a->n_subjects + 1) * sizeof(AuthSubject));
         if (!n)
                 return -ENOMEM;
         a->subjects = n;
         n[a->n_subjects].role = ro;
-        n[a->n_subjects].subject = strdup(rest);
-        if (!n[a->n_subjects].subject)
-                return -ENOMEM;
+        n[a->n_subjects].subject = TAKE_PTR(subject);
         a->n_subjects++;
         return 0;
 }

@@ -48,7 +48,8 @@ void auth_done(Auth *a);
  * set for a malformed line, -ENOENT when absent. */
 int auth_load_tokens(Auth *a, const char *path, unsigned *ret_line);
 
-/* Parses one "<role> <subject DN>" mapping (configuration value) and adds it. */
+/* Parses one "<role> <subject DN>" mapping (configuration value) and adds it,
+ * the DN in the form certificates' subjects are compared in (tls_canonical_dn). */
 int auth_add_subject(Auth *a, const char *spec);
 
 /* Checks a presented token. Returns the role (ROLE_NONE when no entry

@@ -5,6 +5,7 @@ libweb_a_CCASFLAGS = -DOPENAPI_JSON='"$(top_srcdir)/api/openapi.json"'
 libweb_a_SOURCES = \
 	agent/web/request.h agent/web/context.h \
 	agent/web/auth.c agent/web/auth.h \
+	agent/web/tls.c agent/web/tls.h \
 	agent/web/audit.c agent/web/audit.h \
 	agent/web/json-util.c agent/web/json-util.h \
 	agent/web/problem.c agent/web/problem.h \

@@ -23,6 +23,7 @@
 #include "problem.h"
 #include "router.h"
 #include "server.h"
+#include "tls.h"
 
 struct WebServer {
         struct MHD_Daemon *mhd;
@@ -56,6 +57,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
                 r->after(r, r->after_userdata);
         request_free(r);
         *con_cls = NULL;
+}
+
+/* Over TLS each connection keeps its client certificate's verification. An
+ * allocation failure leaves none: every request then verifies afresh. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+        WebServer *s = cls;
+
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED && s->ctx->tls)
+                *socket_context = calloc(1, sizeof(TlsPeer));
+        else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+                tls_peer_done(*socket_context);
+                free(*socket_context);
+                *socket_context = NULL;
+        }
 }
 
 static int append_body(Request *r, const char *data, size_t size) {
@@ -134,11 +150,54 @@ static const char *bearer_token(const Request *r) {
         return *h ? h : NULL;
 }
 
-/* Sets r->role and r->who, or queues the 401. */
+/* Over TLS every request needs a verified client certificate: sets r->who to
+ * its subject, or queues the 401 saying why not. The verification is kept
+ * on the connection (on_connection) and redone only for another certificate. */
+static bool authenticate_certificate(Request *r, enum MHD_Result *ret) {
+        _cleanup_(tls_peer_done) TlsPeer once = {};
+        const union MHD_ConnectionInfo *ci;
+        TlsPeer *p;
+        int k;
+
+        ci = MHD_get_connection_info(r->connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        p = ci && ci->socket_context ? ci->socket_context : &once;
+        ci = MHD_get_connection_info(r->connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        k = ci && ci->tls_session ? tls_peer_verify(p, ci->tls_session) : -EIO;
+        if (k == -ENOKEY)
+                *ret = problem_reply(r, PROBLEM_UNAUTHORIZED, (ProblemField) {},
+                                     "no client certificate: over TLS every request needs one signed by the "
+                                     "configured CA (tls_client_ca)");
+        else if (k == -EPERM)
+                *ret = problem_reply(r, PROBLEM_UNAUTHORIZED, (ProblemField) {}, "the client certificate '%s' %s",
+                                     p->subject, p->reason);
+        else if (k < 0)
+                *ret = k == -ENOMEM ? MHD_NO : problem_reply(r, PROBLEM_UNAUTHORIZED, (ProblemField) {},
+                                                               "the client certificate could not be checked");
+        else if (!(r->who = strdup(p->subject)))
+                *ret = MHD_NO;
+        else {
+                if (k == 0)
+                        log_debug("Client certificate subject '%s' verified.", r->who);
+                return true;
+        }
+        return false;
+}
+
+/* Sets r->role and r->who, or queues the 401. Over TLS a bearer token,
+ * when given, decides the role; otherwise the certificate's subject does
+ * (ROLE_NONE when unmapped: dispatch() answers 403). */
 static bool authenticate(Request *r, enum MHD_Result *ret) {
         const char *token = bearer_token(r), *name = NULL;
         const char *h = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 
+        if (r->ctx->tls) {
+                if (!authenticate_certificate(r, ret))
+                        return false;
+                if (!h) {
+                        r->role = auth_subject_role(r->ctx->auth, r->who);
+                        return true;
+                }
+        }
         if (!h) {
                 *ret = problem_reply(r, PROBLEM_UNAUTHORIZED, (ProblemField) {},
                                      "send 'Authorization: Bearer <token>' with a token listed in the tokens file");
@@ -150,6 +209,7 @@ static bool authenticate(Request *r, enum MHD_Result *ret) {
                                      token ? "the bearer token is not valid" : "only the Bearer scheme is accepted");
                 return false;
         }
+        free(r->who); /* a certificate's subject: the token decides */
         r->who = strdup(name);
         if (!r->who) {
                 *ret = MHD_NO;
@@ -194,6 +254,10 @@ static enum MHD_Result dispatch(Request *r) {
         }
 
         need = route->role == ROLE_NONE ? ROLE_ADMIN : route->role;
+        if (r->role == ROLE_NONE) /* a verified client certificate without a tls_client_role */
+                return problem_reply(r, PROBLEM_FORBIDDEN, (ProblemField) {},
+                                     "the client certificate subject '%s' has no role: map it with "
+                                     "'tls_client_role = <role> %s'", r->who, r->who);
         if (r->role < need)
                 return problem_reply(r, PROBLEM_FORBIDDEN, (ProblemField) {},
                                      "%s %s needs the %s role; '%s' has %s", route->method, route->pattern,
@@ -399,6 +463,7 @@ int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cf
         r = parse_listen(cfg->listen, &sa, &sa_len);
         if (r < 0)
                 return log_error_errno(r, "Invalid listen address '%s': expected HOST:PORT or [IPV6]:PORT.", cfg->listen);
+        ctx->tls = cfg->tls != NULL;
         if (!ctx->tls && !is_loopback(&sa)) {
                 if (!cfg->allow_plain_http)
                         return log_error_errno(EPERM, "Refusing plain HTTP on %s, beyond loopback: configure TLS "
@@ -408,9 +473,24 @@ int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cf
                             "clear text.", cfg->listen);
         }
 
+        /* With a trust list libmicrohttpd requests a client certificate
+         * (and verifies nothing: authenticate_certificate() does). */
+        struct MHD_OptionItem tls_options[] = {
+                { MHD_OPTION_HTTPS_MEM_CERT, 0, cfg->tls ? cfg->tls->cert_pem : NULL },
+                { MHD_OPTION_HTTPS_MEM_KEY, 0, cfg->tls ? cfg->tls->key_pem : NULL },
+                { MHD_OPTION_HTTPS_MEM_TRUST, 0, cfg->tls ? cfg->tls->trust_pem : NULL },
+                { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *) TLS_PRIORITIES },
+                { MHD_OPTION_END, 0, NULL },
+        };
+        if (cfg->tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+                return log_error_errno(EOPNOTSUPP, "This libmicrohttpd was built without TLS.");
+
         s->mhd = MHD_start_daemon(
-                MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+                        (cfg->tls ? MHD_USE_TLS : 0),
                 0, NULL, NULL, on_access, s,
+                MHD_OPTION_ARRAY, cfg->tls ? tls_options : &tls_options[ELEMENTSOF(tls_options) - 1],
+                MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) cfg->timeout_sec,
@@ -420,7 +500,8 @@ int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cf
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                 MHD_OPTION_END);
         if (!s->mhd)
-                return log_error_errno(EADDRNOTAVAIL, "Failed to listen on %s.", cfg->listen);
+                return log_error_errno(EADDRNOTAVAIL, "Failed to listen on %s%s.", cfg->listen,
+                                       cfg->tls ? " with TLS (see the debug log)" : "");
 
         info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
         s->port = info ? info->port : 0;

@@ -6,6 +6,7 @@
 #include <systemd/sd-event.h>
 
 #include "context.h"
+#include "tls.h"
 
 typedef struct WebServerConfig {
         const char *listen;          /* "127.0.0.1:8427", "[::1]:8427" */
@@ -13,6 +14,7 @@ typedef struct WebServerConfig {
         unsigned per_ip_limit;       /* one client address */
         unsigned timeout_sec;        /* idle connection timeout */
         bool allow_plain_http;       /* beyond loopback (else refused at start) */
+        const TlsCredentials *tls;   /* mutual TLS; NULL: plain HTTP. Outlives the server */
 } WebServerConfig;
 
 #define WEB_DEFAULT_LISTEN "127.0.0.1:8427"
