@@ -136,14 +136,13 @@ static int fsync_directory_of(const char *path) {
         return fsync(fd) < 0 ? -errno : 0;
 }
 
-int write_file_atomic(const char *path, const char *contents, size_t size, unsigned mode) {
-        _cleanup_free_ char *tmp = NULL;
+/* Writes contents to the temporary file tmp (a mkostemp() template in the
+ * target's directory), then renames it over path. */
+static int write_atomic_via(const char *path, char *tmp, const char *contents, size_t size, unsigned mode) {
         _cleanup_close_ int fd = -EBADF;
         size_t done = 0;
         int r;
 
-        if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-                return -ENOMEM;
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -175,6 +174,25 @@ int write_file_atomic(const char *path, const char *contents, size_t size, unsig
 fail:
         (void) unlink(tmp);
         return r;
+}
+
+int write_file_atomic(const char *path, const char *contents, size_t size, unsigned mode) {
+        _cleanup_free_ char *tmp = NULL;
+
+        if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+                return -ENOMEM;
+        return write_atomic_via(path, tmp, contents, size, mode);
+}
+
+int write_file_atomic_tagged(const char *path, const char *contents, size_t size, unsigned mode,
+                             const char *tag) {
+        _cleanup_free_ char *tmp = NULL;
+        const char *slash = strrchr(path, '/');
+        int dir_len = slash ? (int) (slash - path + 1) : 0;
+
+        if (asprintf(&tmp, "%.*s.%s.%s.XXXXXX", dir_len, path, slash ? slash + 1 : path, tag) < 0)
+                return -ENOMEM;
+        return write_atomic_via(path, tmp, contents, size, mode);
 }
 
 int read_one_line_at(int dir_fd, const char *name, char **ret) {

@@ -20,6 +20,10 @@ int readlink_basename(const char *path, char **ret);
 /* Writes a string with a newline to a file atomically: a temporary file in the
  * same directory, fsync, rename over the target, fsync of the directory. */
 int write_file_atomic(const char *path, const char *contents, size_t size, unsigned mode);
+/* The same with the temporary file named ".<name>.<tag>.XXXXXX", hidden
+ * from globs such as *.conf and recognizable by a cleanup of stale ones. */
+int write_file_atomic_tagged(const char *path, const char *contents, size_t size, unsigned mode,
+                             const char *tag);
 
 /* The same, relative to a directory fd (sysfs device directories are
  * walked this way: no path is rebuilt per attribute). */
