@@ -65,3 +65,18 @@ clean-local-tests:
 	-rm -rf tests/integration/tmp tests/integration/junit.xml \
 		tests/vm/results tests/vm/junit.xml
 .PHONY: clean-local-tests
+
+# The passthrough engine: holders, plans, binding (against fixture trees from
+# mksysfs.py; binding with the kernel double tests/mock/pcimock.so preloaded).
+FIXTURE_CPPFLAGS = $(AM_CPPFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"' -DTOP_BUILDDIR='"$(abs_top_builddir)"'
+check_PROGRAMS += tests/unit/test-vfio-holders tests/unit/test-passthrough-plan tests/unit/test-vfio-bind
+tests_unit_test_vfio_holders_SOURCES = tests/unit/test-vfio-holders.c tests/unit/tap.h tests/unit/fixture.h
+tests_unit_test_vfio_holders_CPPFLAGS = $(FIXTURE_CPPFLAGS)
+tests_unit_test_vfio_holders_LDADD = $(UNIT_LDADD)
+tests_unit_test_passthrough_plan_SOURCES = tests/unit/test-passthrough-plan.c tests/unit/tap.h tests/unit/fixture.h
+tests_unit_test_passthrough_plan_CPPFLAGS = $(FIXTURE_CPPFLAGS)
+tests_unit_test_passthrough_plan_LDADD = $(UNIT_LDADD)
+tests_unit_test_vfio_bind_SOURCES = tests/unit/test-vfio-bind.c tests/unit/tap.h tests/unit/fixture.h
+tests_unit_test_vfio_bind_CPPFLAGS = $(FIXTURE_CPPFLAGS)
+tests_unit_test_vfio_bind_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test-vfio-holders tests/unit/test-passthrough-plan tests/unit/test-vfio-bind

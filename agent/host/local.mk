@@ -15,4 +15,8 @@ libhost_a_SOURCES += \
 libhost_a_SOURCES += \
 	agent/host/vfio-holders.c agent/host/vfio-holders.h
 libhost_a_SOURCES += \
-	agent/host/vfio-holders.c agent/host/vfio-holders.h
+	agent/host/sysfs-write.c agent/host/sysfs-write.h \
+	agent/host/passthrough-plan.c agent/host/passthrough-plan.h \
+	agent/host/vfio-state.c agent/host/vfio-state.h \
+	agent/host/vfio-bind.c agent/host/vfio-bind.h agent/host/vfio-bind-internal.h \
+	agent/host/vfio-reapply.c

@@ -119,7 +119,8 @@ static int process_groups(const Prefixes *p, int proc_fd, const char *pid, int *
                 }
                 groups[n++] = g;
         }
-        qsort(groups, n, sizeof(int), cmp_int);
+        if (n > 1)
+                qsort(groups, n, sizeof(int), cmp_int);
         {
                 size_t k = 0;
                 for (size_t i = 0; i < n; i++)
