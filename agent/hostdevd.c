@@ -22,6 +22,8 @@
 #include "basic/strv.h"
 #include "host/host-state.h"
 #include "host/hostinfo.h"
+#include "host/vfio-bind.h"
+#include "kernel-cmdline/bootloader.h"
 #include "state/reboot.h"
 #include "state/store.h"
 #include "web/auth.h"
@@ -138,6 +140,9 @@ static int load_config(const Options *o, AgentConfig *cfg) {
                 return log_oom();
         if (!cfg->state_dir && !(cfg->state_dir = hostroot_path(root, AREA_STATE, "%s", "")))
                 return log_oom();
+        if (cfg->state_dir[0] != '/')
+                return log_error_errno(EINVAL, "The state directory must be an absolute path, not '%s'.",
+                                       cfg->state_dir);
         if (!cfg->tokens && !(cfg->tokens = hostroot_path(root, AREA_ETC, "hostdevd/tokens")))
                 return log_oom();
         return 0;
@@ -196,12 +201,14 @@ static uint64_t now_usec(void) {
 
 /* Tokens and client certificate subjects. A missing tokens file is not an
  * error: every request is then refused until one exists. */
-static int load_auth(const AgentConfig *cfg, Auth *auth) {
+static int load_auth(const AgentConfig *cfg, bool tls, Auth *auth) {
         unsigned line = 0;
         int r;
 
         r = auth_load_tokens(auth, cfg->tokens, &line);
-        if (r == -ENOENT)
+        if (r == -ENOENT && tls)
+                log_info("No tokens file %s: client certificates alone authenticate.", cfg->tokens);
+        else if (r == -ENOENT)
                 log_warning("No tokens file %s: every request will be refused (401). Create one with "
                             "hostdevd --new-token=ROLE:NAME.", cfg->tokens);
         else if (r == -EINVAL)
@@ -265,6 +272,49 @@ static int open_store(const AgentConfig *cfg, const HostState *state, Store **re
         return 0;
 }
 
+/* Persistent vfio-pci bindings, before the server answers anyone: each is
+ * re-applied, or reported (drift, refusal, failure); the agent starts anyway. */
+static void reapply_bindings(HostState *state, const char *state_dir) {
+        _cleanup_free_ char *error = NULL;
+        ReapplyResult *res = NULL;
+        size_t n = 0;
+        bool changed = false;
+        int r;
+
+        r = vfio_bind_reapply(state->root, state->inventory, state_dir, &res, &n);
+        if (r < 0) {
+                log_error_errno(r, "Cannot re-apply the vfio-pci bindings recorded in %s: %m", state_dir);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const ReapplyResult *x = &res[i];
+                int level = x->outcome == REAPPLY_DRIFTED || x->outcome == REAPPLY_REFUSED ? LOG_WARNING
+                            : x->outcome == REAPPLY_FAILED                                ? LOG_ERR
+                                                                                          : LOG_INFO;
+
+                changed = changed || x->outcome == REAPPLY_APPLIED || x->outcome == REAPPLY_FAILED;
+                log_full_errno(level, 0, "vfio-pci binding of IOMMU group %d (%s): %s%s%s", x->group, x->requested,
+                               reapply_outcome_to_string(x->outcome), x->detail ? ": " : "", strempty(x->detail));
+        }
+        reapply_results_free(res, n);
+        if (changed && (r = host_state_rescan(state, &error)) < 0)
+                log_warning_errno(r, "Rescan after re-applying bindings failed: %s", error ?: strerror(-r));
+}
+
+/* A kernel command-line edit that a crash interrupted is rolled back from
+ * its backups, and stale temporary files are removed, before anyone can
+ * ask for another edit. */
+static void cleanup_bootloader(const HostState *state) {
+        _cleanup_strv_free_ char **actions = NULL;
+        int r;
+
+        r = bootloader_cleanup_stale(state->root, &actions);
+        if (r < 0)
+                log_error_errno(r, "Cannot clean up after an interrupted kernel command-line edit: %m");
+        for (char **a = actions; a && *a; a++)
+                log_notice("Bootloader files: %s", *a);
+}
+
 /* --once: the same JSON the API serves, on stdout. */
 static int print_inventory(const HostState *state) {
         json_object *o = view_device_list(state->inventory);
@@ -302,6 +352,9 @@ static int run(const AgentConfig *cfg, bool once) {
                  state->inventory->n_groups, cfg->root ?: "/");
         if (once)
                 return print_inventory(state);
+        r = hostroot_set_state_dir(state->root, cfg->state_dir);
+        if (r < 0)
+                return log_oom();
         r = load_tls(cfg, &tls); /* a bad configuration stops the agent before it touches the host */
         if (r < 0)
                 return r;
@@ -309,7 +362,9 @@ static int run(const AgentConfig *cfg, bool once) {
         r = open_store(cfg, state, &store);
         if (r < 0)
                 return r;
-        r = load_auth(cfg, &auth);
+        cleanup_bootloader(state);
+        reapply_bindings(state, cfg->state_dir);
+        r = load_auth(cfg, use_tls, &auth);
         if (r < 0)
                 return r;
 

@@ -47,6 +47,9 @@ EXTRA_DIST += \
 	tests/integration/test_maintenance.py \
 	tests/integration/test_tls.py \
 	tests/integration/tlscerts.py \
+	tests/integration/test_passthrough.py \
+	tests/integration/test_binding.py \
+	tests/integration/test_kernel_cmdline.py \
 	tests/bench/bench.py \
 	tests/data/sysfs/README.md \
 	tests/data/sysfs/intel-gpu-like.tar.gz \

@@ -8,7 +8,8 @@
 #include "macro.h"
 
 struct HostRoot {
-        char *prefix; /* "" for "/", else an absolute path without trailing '/' */
+        char *prefix;    /* "" for "/", else an absolute path without trailing '/' */
+        char *state_dir; /* --state-dir: AREA_STATE as given, not under the prefix; NULL: default */
 };
 
 static const char *const area_dirs[_AREA_MAX] = {
@@ -41,6 +42,7 @@ int hostroot_new(const char *dir, HostRoot **ret) {
 HostRoot *hostroot_free(HostRoot *r) {
         if (r) {
                 free(r->prefix);
+                free(r->state_dir);
                 free(r);
         }
         return NULL;
@@ -68,10 +70,32 @@ char *hostroot_path(const HostRoot *r, HostArea area, const char *fmt, ...) {
         if (n < 0)
                 return NULL;
 
+        if (area == AREA_STATE && r->state_dir) {
+                if (asprintf(&p, "%s%s%s", r->state_dir, sub[0] && sub[0] != '/' ? "/" : "", sub) < 0)
+                        return NULL;
+                return p;
+        }
         if (asprintf(&p, "%s%s%s%s", r->prefix, area_dirs[area],
                      sub[0] && sub[0] != '/' ? "/" : "", sub) < 0)
                 return NULL;
         return p;
+}
+
+int hostroot_set_state_dir(HostRoot *r, const char *dir) {
+        char *copy;
+        size_t l;
+
+        if (!dir || dir[0] != '/')
+                return -EINVAL;
+        copy = strdup(dir);
+        if (!copy)
+                return -ENOMEM;
+        l = strlen(copy);
+        while (l > 1 && copy[l - 1] == '/')
+                copy[--l] = 0;
+        free(r->state_dir);
+        r->state_dir = copy;
+        return 0;
 }
 
 const char *hostroot_strip(const HostRoot *r, const char *path) {

@@ -39,6 +39,11 @@ const char *hostroot_prefix(const HostRoot *r);
 char *hostroot_path(const HostRoot *r, HostArea area, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* Moves AREA_STATE to an absolute directory of its own (--state-dir), so
+ * everything hostdevd keeps (maintenance, operations, bindings, the kernel
+ * argument ledger, bootloader backups) lives together. */
+int hostroot_set_state_dir(HostRoot *r, const char *dir);
+
 /* Strips the root prefix from an absolute path that lies under it (as
  * realpath() returns), returning a pointer into path, or NULL. */
 const char *hostroot_strip(const HostRoot *r, const char *path);

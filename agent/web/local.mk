@@ -23,6 +23,14 @@ libweb_a_SOURCES = \
 	agent/web/resource-openapi.c \
 	agent/web/resource-maintenance.c \
 	agent/web/resource-operations.c \
+	agent/web/kcmdline-state.c agent/web/kcmdline-state.h \
+	agent/web/kcmdline-presets.c agent/web/kcmdline-presets.h \
+	agent/web/kcmdline-edits.c agent/web/kcmdline-edits.h \
+	agent/web/resource-kernel-cmdline.c \
+	agent/web/resource-kernel-cmdline-presets.c \
+	agent/web/views-passthrough.c agent/web/views-passthrough.h \
+	agent/web/resource-passthrough.c \
+	agent/web/resource-driver.c \
 	agent/web/openapi-blob.S
 EXTRA_libweb_a_DEPENDENCIES = $(top_srcdir)/api/openapi.json
 agent/web/libweb_a-openapi-blob.$(OBJEXT): $(top_srcdir)/api/openapi.json

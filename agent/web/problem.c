@@ -40,6 +40,20 @@ static const struct {
         [PROBLEM_NO_SUCH_OPERATION] = { "no-such-operation", MHD_HTTP_NOT_FOUND, "No such operation" },
         [PROBLEM_STATE_WRITE_FAILED] = { "state-write-failed", MHD_HTTP_INTERNAL_SERVER_ERROR,
                                          "The state could not be saved; nothing changed" },
+        [PROBLEM_BINDING_REFUSED] = { "binding-refused", MHD_HTTP_CONFLICT, "The driver change is refused" },
+        [PROBLEM_BINDING_FAILED] = { "binding-failed", MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                     "The driver change failed and was rolled back" },
+        [PROBLEM_NO_BOOTLOADER] = { "no-bootloader", MHD_HTTP_CONFLICT, "No supported bootloader setup found" },
+        [PROBLEM_BOOTLOADER_NOT_EDITABLE] = { "bootloader-not-editable", MHD_HTTP_CONFLICT,
+                                              "hostdevd cannot edit this bootloader setup" },
+        [PROBLEM_EDIT_NOT_APPLICABLE] = { "edit-not-applicable", MHD_HTTP_CONFLICT,
+                                          "The edit does not apply to the kernel command line" },
+        [PROBLEM_KARG_CONFLICT] = { "kernel-argument-conflict", MHD_HTTP_CONFLICT,
+                                    "The kernel arguments conflict with ones already there" },
+        [PROBLEM_PRESET_NOT_APPLICABLE] = { "preset-not-applicable", MHD_HTTP_CONFLICT,
+                                            "The preset does not apply to this host" },
+        [PROBLEM_BOOTLOADER_WRITE_FAILED] = { "bootloader-write-failed", MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                              "Writing the bootloader files failed and was rolled back" },
 };
 
 unsigned problem_status(ProblemCode code) {

@@ -25,6 +25,14 @@ typedef enum ProblemCode {
         PROBLEM_DEVICES_IN_USE,     /* running VMs hold passthrough devices */
         PROBLEM_NO_SUCH_OPERATION,
         PROBLEM_STATE_WRITE_FAILED, /* the state directory could not be written: nothing changed */
+        PROBLEM_BINDING_REFUSED,    /* the group may not go to vfio-pci (or back): nothing written */
+        PROBLEM_BINDING_FAILED,     /* a sysfs write or the check after it failed; rolled back */
+        PROBLEM_NO_BOOTLOADER,      /* no supported bootloader setup was found */
+        PROBLEM_BOOTLOADER_NOT_EDITABLE, /* ostree, or files that cannot be read safely */
+        PROBLEM_EDIT_NOT_APPLICABLE, /* a kernel-argument edit does not apply (absent, present, ambiguous) */
+        PROBLEM_KARG_CONFLICT,      /* an append conflicts with an argument there: nothing written */
+        PROBLEM_PRESET_NOT_APPLICABLE, /* the preset does not apply to this host */
+        PROBLEM_BOOTLOADER_WRITE_FAILED, /* writing or verifying failed; every file rolled back */
         _PROBLEM_MAX,
 } ProblemCode;
 

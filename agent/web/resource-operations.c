@@ -84,12 +84,6 @@ static enum MHD_Result reply_operation(Request *r, unsigned status, const Operat
         return reply_json(r, status, o);
 }
 
-/* Until the bootloader backends answer, nothing is known to be pending. */
-int pending_kernel_arguments(AgentContext *ctx, char ***ret) {
-        *ret = NULL;
-        return 0;
-}
-
 static void start_reboot(Request *r, void *userdata) {
         Operation *op = store_find_operation(r->ctx->store, userdata);
 

@@ -12,12 +12,20 @@ enum MHD_Result get_iommu_group(Request *r);
 enum MHD_Result get_inventory(Request *r);
 enum MHD_Result post_inventory_rescan(Request *r);
 enum MHD_Result get_openapi(Request *r);
+enum MHD_Result get_device_driver(Request *r);
+enum MHD_Result put_device_driver(Request *r);
+enum MHD_Result delete_device_driver(Request *r);
+enum MHD_Result post_passthrough_plan(Request *r);
+enum MHD_Result get_passthrough_bindings(Request *r);
 enum MHD_Result get_maintenance(Request *r);
 enum MHD_Result put_maintenance(Request *r);
 enum MHD_Result post_reboot(Request *r);
 enum MHD_Result get_operations(Request *r);
 enum MHD_Result get_operation(Request *r);
 enum MHD_Result get_root(Request *r);
+enum MHD_Result get_kernel_cmdline(Request *r);
+enum MHD_Result patch_kernel_cmdline(Request *r);
+enum MHD_Result get_kernel_cmdline_presets(Request *r);
 
 /* The kernel arguments the configured bootloader adds to what runs now
  * (NULL-terminated, NULL for none): what a reboot is expected to bring. */

@@ -2,6 +2,7 @@
  * that may use it, in one place. */
 #include "resources.h"
 
+static const char *const kcmdline_preset_query[] = { "vfio_pci_ids", NULL };
 static const char *const device_filters[] = { "class", "vendor", "driver", "iommu_group", "assignable", NULL };
 
 #define READER .role = ROLE_READER
@@ -14,15 +15,23 @@ const Route routes[] = {
         { "GET", "/v1/capabilities", get_capabilities, NULL, READER },
         { "GET", "/v1/devices", get_devices, device_filters, READER },
         { "GET", "/v1/devices/{address}", get_device, NULL, READER },
+        { "GET", "/v1/devices/{address}/driver", get_device_driver, NULL, READER },
+        { "PUT", "/v1/devices/{address}/driver", put_device_driver, NULL, OPERATOR },
+        { "DELETE", "/v1/devices/{address}/driver", delete_device_driver, NULL, OPERATOR },
         { "GET", "/v1/iommu-groups", get_iommu_groups, NULL, READER },
         { "GET", "/v1/iommu-groups/{id}", get_iommu_group, NULL, READER },
         { "GET", "/v1/inventory", get_inventory, NULL, READER },
+        { "POST", "/v1/passthrough/plan", post_passthrough_plan, NULL, READER }, /* changes nothing */
+        { "GET", "/v1/passthrough/bindings", get_passthrough_bindings, NULL, READER },
         { "POST", "/v1/inventory/rescan", post_inventory_rescan, NULL, OPERATOR },
         { "GET", "/v1/maintenance", get_maintenance, NULL, READER },
         { "PUT", "/v1/maintenance", put_maintenance, NULL, OPERATOR },
         { "POST", "/v1/reboot", post_reboot, NULL, ADMIN },
         { "GET", "/v1/operations", get_operations, NULL, READER },
         { "GET", "/v1/operations/{id}", get_operation, NULL, READER },
+        { "GET", "/v1/kernel-cmdline", get_kernel_cmdline, NULL, READER },
+        { "PATCH", "/v1/kernel-cmdline", patch_kernel_cmdline, NULL, ADMIN },
+        { "GET", "/v1/kernel-cmdline/presets", get_kernel_cmdline_presets, kcmdline_preset_query, READER },
         { "GET", "/v1/openapi.json", get_openapi, NULL, READER },
 };
 

@@ -187,17 +187,19 @@ def test_state_survives_kill_9_at_any_moment(root, start_agent):
 
 
 def writer_state(cycle, n):
-    enabled = n % 2 == 0
+    """The state after the writer's request n: it leaves on even n and enters
+    on odd n, so every enter follows a leave and changes the state."""
+    enabled = n % 2 == 1
     return {"enabled": enabled, "reason": f"{cycle}-{n}" if enabled else None}
 
 
-# Enters (reason "<cycle>-<n>") and leaves maintenance as fast as it can,
+# Leaves and enters (reason "<cycle>-<n>") maintenance as fast as it can,
 # printing the number of each request the agent acknowledged.
 WRITER = r"""
 import sys, json, urllib.request
 base, token, cycle = sys.argv[1:]
 for n in range(100000):
-    body = json.dumps({"enabled": n % 2 == 0, "reason": f"{cycle}-{n}", "force": True}).encode()
+    body = json.dumps({"enabled": n % 2 == 1, "reason": f"{cycle}-{n}", "force": True}).encode()
     req = urllib.request.Request(base + "/v1/maintenance", data=body, method="PUT",
         headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
     try:

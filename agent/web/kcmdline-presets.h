@@ -1,0 +1,53 @@
+/* Kernel-argument presets, as oVirt's host kernel tab offers them: named
+ * switches ("iommu", "nested-virtualization", ...) that map to the arguments
+ * this host needs, chosen by the IOMMU its firmware describes (ACPI DMAR:
+ * Intel, IVRS: AMD) and its CPU vendor; and vfio-pci.ids for early binding,
+ * with warnings when the ids would take more than the devices meant. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "host/capability.h"
+#include "host/hostinfo.h"
+#include "host/host-state.h"
+
+typedef struct PresetInfo {
+        const char *name;
+        const char *description;
+        bool takes_ids;           /* "vfio-pci-ids": its arguments come from a list of ids */
+} PresetInfo;
+
+extern const PresetInfo kcmdline_presets[];
+extern const size_t n_kcmdline_presets;
+
+const PresetInfo *preset_find(const char *name);
+
+/* What the presets are mapped from. */
+typedef struct PresetHost {
+        HostInfo info;
+        Capabilities caps;
+        const Inventory *inv;     /* borrowed */
+} PresetHost;
+
+int preset_host_read(const HostState *state, PresetHost *ret);
+void preset_host_done(PresetHost *h);
+
+/* The arguments (NULL-terminated, formatted) a preset adds on this host.
+ * -ENOENT for an unknown name; -EOPNOTSUPP when it does not apply to this
+ * host (*ret_reason says why) or takes ids (use vfio_ids_argument()). */
+int preset_arguments(const PresetHost *h, const char *name, char ***ret_args, char **ret_reason);
+
+/* What removing a preset deletes (if hostdevd added it): the arguments of
+ * every host variant, so removal works whatever the host is now. */
+int preset_arguments_any_host(const char *name, char ***ret_args);
+
+/* Maximum number of ids in one vfio-pci.ids request. */
+#define VFIO_IDS_MAX 32
+
+/* "10de:1EB8" -> "10de:1eb8" (ret: 10 bytes). -EINVAL unless "vvvv:dddd" in hex. */
+int vfio_id_normalize(const char *id, char ret[static 10]);
+/* "vfio-pci.ids=a,b" from normalized ids (duplicates dropped). */
+int vfio_ids_argument(char *const *ids, char **ret);
+/* Sentences about devices these ids would also capture at boot: several
+ * devices with one id, a device the host uses, an id no device has. */
+int vfio_ids_warnings(const Inventory *inv, char *const *ids, char ***ret);
