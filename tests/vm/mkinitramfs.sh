@@ -10,12 +10,14 @@
 # what happens at boot.
 #
 # usage: mkinitramfs.sh --kernel-root DIR --script FILE --output FILE.gz
-#                       [--binary PATH] [--esp]
+#                       [--binary PATH] [--esp] [--state-disk] [--file FILE]...
 #   --kernel-root  an unpacked kernel package (DIR/lib/modules/VERSION/)
 #   --script       the guest script, installed as /guest/script.sh
 #   --binary       the daemon, installed as /usr/sbin/hostdevd
 #   --esp          also the modules to mount the EFI system partition (a FAT
 #                  disk on q35's own AHCI controller) for UEFI boots
+#   --state-disk   also the modules to mount an ext4 disk on the same AHCI
+#   --file         an extra file for the guest, installed as /guest/NAME
 set -euo pipefail
 
 # Modules loaded at boot: the drivers of the machines' devices (bochs for the
@@ -25,10 +27,13 @@ MODULES="e1000e nvme snd_hda_intel bochs i6300esb
 	irqbypass vfio vfio_iommu_type1 vfio_pci_core vfio_pci"
 # With --esp: the disk (ahci, sd_mod) and its FAT file system.
 ESP_MODULES="ahci sd_mod vfat nls_cp437 nls_ascii"
+# With --state-disk: the disk and ext4 (whose checksums need crc32c, a soft
+# dependency that modules.dep does not list).
+STATE_MODULES="ahci sd_mod crc32c_generic ext4"
 
 die() { echo "mkinitramfs.sh: $*" >&2; exit 1; }
 
-kroot="" script="" output="" binary="" esp=no
+kroot="" script="" output="" binary="" esp=no state_disk=no files=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel-root) kroot=$2; shift 2 ;;
@@ -36,12 +41,19 @@ while [ $# -gt 0 ]; do
 	--output) output=$2; shift 2 ;;
 	--binary) binary=$2; shift 2 ;;
 	--esp) esp=yes; shift ;;
+	--state-disk) state_disk=yes; shift ;;
+	--file) files+=("$2"); shift 2 ;;
 	*) die "unknown argument '$1'" ;;
 	esac
 done
 [ -n "$kroot" ] && [ -n "$script" ] && [ -n "$output" ] ||
-	die "usage: --kernel-root DIR --script FILE --output FILE [--binary PATH] [--esp]"
+	die "usage: --kernel-root DIR --script FILE --output FILE [--binary PATH] [--esp]" \
+		"[--state-disk] [--file FILE]..."
 [ $esp = no ] || MODULES="$MODULES $ESP_MODULES"
+[ $state_disk = no ] || MODULES="$MODULES $STATE_MODULES"
+for f in "${files[@]}"; do
+	[ -r "$f" ] || die "cannot read guest file '$f'"
+done
 [ -r "$script" ] || die "cannot read guest script '$script'"
 [ -z "$binary" ] || [ -x "$binary" ] || die "binary '$binary' is not executable"
 for tool in cpio gzip depmod modprobe ldd cc; do
@@ -108,6 +120,9 @@ depmod -b "$stage" "$kver" || die "depmod failed in the initramfs"
 install -m 0755 "$here/guest/init" "$stage/init"
 install -m 0755 "$here"/guest/*.sh "$stage/guest/"
 install -m 0755 "$script" "$stage/guest/script.sh"
+for f in "${files[@]}"; do
+	install -m 0644 "$f" "$stage/guest/$(basename "$f")"
+done
 
 # The kernel opens /dev/console before running /init; /init mounts devtmpfs
 # over /dev and reopens it anyway, so the node is only made when we can.

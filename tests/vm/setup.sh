@@ -34,6 +34,7 @@ ovmf:/usr/share/OVMF/OVMF_CODE_4M.fd
 systemd-boot-efi:/usr/lib/systemd/boot/efi/systemd-bootx64.efi
 dosfstools:/usr/sbin/mkfs.vfat
 mtools:/usr/bin/mcopy
+e2fsprogs:/usr/sbin/mkfs.ext4
 gcc:/usr/bin/gcc
 libc6-dev:/usr/lib/x86_64-linux-gnu/libc.a
 linux-libc-dev:/usr/include/linux/vfio.h

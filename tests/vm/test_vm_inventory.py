@@ -7,7 +7,9 @@ groups, VFIO viability, SR-IOV) and hostdevd's answers (/v1/devices,
 /v1/iommu-groups, /v1/capabilities, /v1/host).  The tests compare the two
 field by field, and check that the kernel record itself is what the machine
 definition promises (so a broken machine shows up as such, not as a daemon
-bug).
+bug).  On the machines with an IOMMU the guest then has hostdevd plan and
+bind the GPU's group to vfio-pci and release it through the API; the
+binding tests judge that against the kernel's view after each step.
 
 Run with Debian's python (pytest is installed for it):
     HOSTDEVD_BINARY=/path/to/hostdevd /usr/bin/python3 -m pytest tests/vm
@@ -27,7 +29,7 @@ import pytest
 
 from vmrecord import (
     COMMON_DEVICES, ENDPOINTS, GPU_AUDIO, GPU_FN0, HERE, SRIOV_PF, SRIOV_VFS,
-    VFIO_BOUND, Record, device_differences, drivers_allow_vfio, group_members,
+    VFIO_BOUND, BindingRecord, Record, device_differences, drivers_allow_vfio, group_members,
     kernel_group_members, kernel_groups, one_per_line, out_dir,
     parse_group_listing, parse_lspci_vmm, parse_wget_headers, run_machine,
     tier_binary,
@@ -264,3 +266,78 @@ def test_answers_match_openapi(boot, endpoint):
         (boot.results / "daemon" / f"{endpoint}.headers").read_text())
     spec = load_spec(top / "api" / "openapi.json")
     spec.validate_response("GET", f"/v1/{endpoint}", status, headers, body)
+
+
+# ---- binding through the API (machines with an IOMMU) ----------------------
+
+# Where the GPU is not the firmware's boot display (the intel machine has a
+# host display of its own, see machines), hostdevd may bind its group; where
+# it is, it must refuse.
+BINDABLE_GPU = {"intel"}
+
+
+@pytest.fixture(scope="module")
+def binding(boot):
+    """The binding phase's record; skipped where nothing can be bound."""
+    if boot.machine not in MACHINES_WITH_IOMMU:
+        pytest.skip(f"{boot.machine}: no IOMMU groups, so nothing to bind to vfio-pci")
+    return BindingRecord(boot.results / "binding")
+
+
+def test_binding_starts_from_the_hosts_drivers(binding):
+    """The phase starts with the GPU released from the manual binding and
+    driverless, its audio function on snd_hda_intel (a check of the record:
+    the release is compared with this)."""
+    assert binding.drivers("before") == {GPU_FN0: None, GPU_AUDIO: "snd_hda_intel"}
+
+
+def test_plan_names_audio_placeholder(binding, boot):
+    """Planning the GPU alone names its audio function, which shares the
+    group, as a placeholder that must come along; the boot display is
+    infeasible."""
+    status, plan = binding.answer("plan")
+    assert status == 200, plan
+    assert plan["requested"] == [GPU_FN0], plan
+    roles = {d["address"]: d["role"] for g in plan["groups"] for d in g["devices"]}
+    assert roles == {GPU_FN0: "requested", GPU_AUDIO: "placeholder"}, plan
+    blockers = [r for g in plan["groups"] for r in g["reasons"] if r["severity"] == "blocker"]
+    if boot.machine in BINDABLE_GPU:
+        assert plan["feasible"] is True and not blockers, plan
+    else:
+        assert plan["feasible"] is False, plan
+        assert any(r["code"] == "host-uses-device" and "boot_vga" in r["message"] for r in blockers), plan
+
+
+def test_bind_makes_the_group_viable(binding, boot):
+    """PUT .../driver binds the whole group; the kernel's VFIO_GROUP_GET_STATUS
+    then says viable, as a VM opening the group would see it.  The boot
+    display is refused and nothing changes."""
+    status, answer = binding.answer("bind")
+    if boot.machine not in BINDABLE_GPU:
+        assert status == 409 and answer["code"] == "binding-refused", answer
+        assert binding.drivers("bound") == binding.drivers("before")
+        return
+    assert status == 200, answer
+    assert answer["changed"] is True, answer
+    assert binding.drivers("bound") == {GPU_FN0: "vfio-pci", GPU_AUDIO: "vfio-pci"}
+    group = answer["iommu_group"]
+    assert binding.results.joinpath("bound-vfio-status.txt").read_text().split() == \
+        [str(group), "viable=yes"]
+    status, state = binding.answer("driver-bound")
+    assert status == 200, state
+    assert state["driver"] == "vfio-pci" and state["binding"]["in_effect"] is True, state
+    originals = {m["address"]: m["original_driver"] for m in state["binding"]["members"]}
+    assert originals == binding.drivers("before"), state
+
+
+def test_release_restores_the_drivers(binding, boot):
+    """DELETE .../driver gives every member back to the driver it had (or
+    none), as the kernel and lspci -k show it, and the VFIO node goes away."""
+    status, answer = binding.answer("release")
+    assert status == 200, answer
+    assert answer["changed"] is (boot.machine in BINDABLE_GPU), answer
+    assert binding.drivers("after") == binding.drivers("before")
+    assert binding.lspci("after") == binding.lspci("before")
+    group = binding.answer("bind")[1].get("iommu_group")
+    vfio_nodes = binding.results.joinpath("after-dev-vfio.txt").read_text().split()
+    assert str(group) not in vfio_nodes, vfio_nodes

@@ -227,6 +227,43 @@ class Record:
         return answer.get("verdict")
 
 
+# ---- the binding phase (guest/inventory.sh part c) -------------------------
+
+@dataclass
+class BindingRecord:
+    """What the binding phase left in RESULTS/binding: hostdevd's answers
+    (NAME.http, NAME.json) and the kernel's view after each step
+    (STEP-drivers.txt, STEP-lspci.txt, bound-vfio-status.txt)."""
+    results: Path
+
+    def status(self):
+        path = self.results / "status.txt"
+        return path.read_text() if path.exists() else "(no binding phase)"
+
+    def answer(self, name):
+        """(HTTP status, JSON body) of one request, or fail saying why not."""
+        raw = self.results / f"{name}.http"
+        if not raw.exists() or not raw.read_text(errors="replace").startswith("HTTP/"):
+            pytest.fail(f"hostdevd gave no answer to '{name}' [{self.status().strip()}]")
+        status = int(raw.read_text(errors="replace").split()[1])
+        try:
+            body = json.loads((self.results / f"{name}.json").read_text())
+        except ValueError:
+            body = None
+        return status, body
+
+    def drivers(self, step):
+        """The GPU group's members -> driver (None: none), as sysfs said."""
+        out = {}
+        for line in (self.results / f"{step}-drivers.txt").read_text().splitlines():
+            address, driver = line.split(" ", 1)
+            out[address] = _dash(driver)
+        return out
+
+    def lspci(self, step):
+        return (self.results / f"{step}-lspci.txt").read_text()
+
+
 # ---- booting ---------------------------------------------------------------
 
 def tier_binary():

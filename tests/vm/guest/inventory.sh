@@ -4,7 +4,10 @@
 # would, so that groups in every VFIO state exist; then records what the
 # kernel says about PCI devices, drivers, IOMMU groups, VFIO viability and
 # SR-IOV (kernel/), then asks hostdevd the same through its API (daemon/),
-# for test_vm_inventory.py to compare on the host.
+# for test_vm_inventory.py to compare on the host.  On a machine with IOMMU
+# groups it then releases the GPU from (0)'s manual binding and has hostdevd
+# plan, bind the GPU's group to vfio-pci and release it again through the
+# API, recording the kernel's view after each step (binding/).
 #
 # Exit status: non-zero only when the kernel-side record could not be made;
 # the daemon's failures are written to daemon/status.txt and judged by the
@@ -14,7 +17,8 @@ set -u
 : "${RESULTS:=$PWD}"
 PORT=8080
 BASE=http://127.0.0.1:$PORT
-mkdir -p "$RESULTS/kernel" "$RESULTS/daemon"
+GPU=0000:01:00.0
+mkdir -p "$RESULTS/kernel" "$RESULTS/daemon" "$RESULTS/binding"
 
 # ---- (0) vfio-pci bindings ----------------------------------------------
 # The GPU's function 0 alone (its audio function stays on snd_hda_intel: the
@@ -94,12 +98,16 @@ if [ ! -x /usr/sbin/hostdevd ]; then
 fi
 status "binary=present"
 
-hostdevd --listen 127.0.0.1:$PORT >daemon.log 2>&1 &
+# A throw-away admin token, made the way an administrator would.
+tokens=/etc/hostdevd/tokens
+token=$(hostdevd --new-token=admin:inventory --tokens=$tokens 2>>daemon.log)
+auth="Authorization: Bearer $token"
+hostdevd --listen 127.0.0.1:$PORT --tokens=$tokens --state-dir=/run/hostdevd >>daemon.log 2>&1 &
 pid=$!
 # Wait until it answers anything over HTTP, even an error (TCG is slow:
-# allow 20 s), or stop if it died.
+# allow 20 s), or stop if it died.  (busybox 1.35's wget -T crashes.)
 tries=0
-until wget -q -S -O /dev/null $BASE/v1/host 2>&1 | grep -q HTTP/; do
+until timeout 10 wget -q -S -O /dev/null $BASE/v1/host 2>&1 | grep -q HTTP/; do
 	if ! kill -0 $pid 2>/dev/null; then
 		wait $pid
 		status "started=no exited_early=$?"
@@ -117,13 +125,65 @@ done
 # One body (EP.json) and one header dump (EP.headers: wget -S's status and
 # header lines) per endpoint; the status line says whether it was a 2xx.
 for ep in host capabilities devices iommu-groups; do
-	if wget -q -S -O "$ep.json" $BASE/v1/$ep 2>"$ep.headers"; then
+	if timeout 30 wget -q -S -O "$ep.json" --header "$auth" $BASE/v1/$ep 2>"$ep.headers"; then
 		status "GET /v1/$ep=ok"
 	else
 		status "GET /v1/$ep=failed $(grep -v '^  ' "$ep.headers" | tr '\n' ' ')"
 	fi
 done
 
+# ---- (c) binding the GPU's group through the API ---------------------------
+cd "$RESULTS/binding" || exit 1
+: >status.txt
+# api NAME METHOD PATH [BODY]: one request (busybox wget can only GET and
+# POST); the raw answer in NAME.http, its body in NAME.json, and
+# "METHOD PATH=STATUS" in status.txt.
+api() {
+	name=$1 method=$2 path=$3 body=${4:-}
+	{
+		printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\nConnection: close\r\n' "$method" "$path" "$auth"
+		[ -z "$body" ] || printf 'Content-Type: application/json\r\nContent-Length: %d\r\n' ${#body}
+		printf '\r\n%s' "$body"
+	} | timeout 60 nc 127.0.0.1 $PORT >"$name.http"
+	tr -d '\r' <"$name.http" | sed '1,/^$/d' >"$name.json"
+	echo "$method $path=$(head -n 1 "$name.http" | cut -d' ' -f2)" >>status.txt
+}
+# kernel_view NAME: the drivers of the GPU group's members as sysfs says
+# ("ADDR DRIVER|-", NAME-drivers.txt) and lspci -k of the GPU's slot.
+kernel_view() {
+	for l in /sys/kernel/iommu_groups/$group/devices/*; do
+		echo "${l##*/} $(link_name "$l/driver")"
+	done >"$1-drivers.txt"
+	lspci -nn -k -s 01:00 >"$1-lspci.txt"
+}
+group=$(link_name /sys/bus/pci/devices/$GPU/iommu_group)
+if [ "$group" = - ]; then
+	echo "skipped=no IOMMU group" >>status.txt
+elif ! kill -0 $pid 2>/dev/null; then
+	echo "skipped=hostdevd is not running" >>status.txt
+else
+	echo "group=$group" >>status.txt
+	# Undo (0)'s manual binding first, and tell hostdevd to look again.  The
+	# GPU stays without a driver, as on a host that keeps the passthrough
+	# GPU's own driver away (bochs-drm would put the framebuffer console on
+	# it, and hostdevd rightly refuses to take the console from the host);
+	# its audio function stays on snd_hda_intel.
+	dev=/sys/bus/pci/devices/$GPU
+	echo >"$dev/driver_override"
+	[ -L "$dev/driver" ] && echo $GPU >"$dev/driver/unbind"
+	kernel_view before
+	api rescan POST /v1/inventory/rescan '{}'
+	api plan POST /v1/passthrough/plan "{\"devices\": [\"$GPU\"]}"
+	api bind PUT /v1/devices/$GPU/driver '{"driver": "vfio-pci"}'
+	kernel_view bound
+	vfio-group-status /dev/vfio/$group >bound-vfio-status.txt 2>&1
+	api driver-bound GET /v1/devices/$GPU/driver
+	api release DELETE /v1/devices/$GPU/driver
+	kernel_view after
+	ls /dev/vfio >after-dev-vfio.txt 2>&1
+fi
+
+cd "$RESULTS/daemon" || exit 1
 if kill -0 $pid 2>/dev/null; then
 	status "alive_at_end=yes"
 	kill $pid
