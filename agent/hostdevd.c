@@ -18,6 +18,7 @@
 #include "basic/fileio.h"
 #include "basic/hostroot.h"
 #include "basic/log.h"
+#include "basic/time-util.h"
 #include "basic/macro.h"
 #include "basic/strv.h"
 #include "host/host-state.h"
@@ -192,13 +193,6 @@ static int new_token(const AgentConfig *cfg, const char *spec) {
         return 0;
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* Tokens and client certificate subjects. A missing tokens file is not an
  * error: every request is then refused until one exists. */
 static int load_auth(const AgentConfig *cfg, bool tls, Auth *auth) {
@@ -265,7 +259,7 @@ static int open_store(const AgentConfig *cfg, const HostState *state, Store **re
         r = hostinfo_read(state->root, &info);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the host's identity: %m");
-        r = reboot_reconcile(*ret, info.boot_id, info.cmdline, state->inventory->iommu_active, now_usec());
+        r = reboot_reconcile(*ret, info.boot_id, info.cmdline, state->inventory->iommu_active, now_realtime_usec());
         if (r < 0)
                 return r;
         log_info("State in %s: host %s.", cfg->state_dir, (*ret)->maintenance.enabled ? "in maintenance" : "active");

@@ -63,20 +63,6 @@ bool bl_is_our_temp(const char *name) {
         return name[0] == '.' && t && strlen(t) == strlen("." TMP_TAG ".XXXXXX");
 }
 
-static int mkdir_parents(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        return 0;
-}
-
 int bl_write_file(const char *path, const char *contents, size_t size, unsigned mode) {
         int r = mkdir_parents(path);
 

@@ -17,6 +17,9 @@ int readlinkat_malloc(int dir_fd, const char *path, char **ret);
 /* The last component of a symlink's target: ".../drivers/e1000e" -> "e1000e". */
 int readlink_basename(const char *path, char **ret);
 
+/* Creates every missing directory above path (not path itself), mode 0755. */
+int mkdir_parents(const char *path);
+
 /* Writes a string with a newline to a file atomically: a temporary file in the
  * same directory, fsync, rename over the target, fsync of the directory. */
 int write_file_atomic(const char *path, const char *contents, size_t size, unsigned mode);

@@ -177,24 +177,6 @@ int binding_table_load(const char *state_dir, BindingTable *ret) {
         return 0;
 }
 
-static int mkdir_parents(const char *dir) {
-        _cleanup_free_ char *p = strdup(dir);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 static void write_binding(FILE *f, const Binding *b) {
         fprintf(f, "binding group=%d requested=%s persistent=%s boot_id=%s created=%llu\n", b->group,
                 b->requested, b->persistent ? "yes" : "no", b->boot_id ?: "-",
@@ -216,6 +198,8 @@ int binding_table_save(const char *state_dir, const BindingTable *t) {
         if (!path)
                 return -ENOMEM;
         r = mkdir_parents(state_dir);
+        if (r >= 0 && mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+                r = -errno;
         if (r < 0)
                 return r;
         f = open_memstream(&text, &size);

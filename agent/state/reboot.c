@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "basic/log.h"
+#include "basic/time-util.h"
 #include "basic/macro.h"
 #include "kernel-cmdline/kcmdline.h"
 #include "reboot.h"
@@ -24,13 +25,6 @@ int reboot_method_from_string(const char *s) {
                 if (streq(s, reboot_methods[i]))
                         return i;
         return -EINVAL;
-}
-
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
 }
 
 static void settle(Rebooter *rb, Operation *op, OperationState state, const char *error) {

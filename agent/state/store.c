@@ -310,21 +310,6 @@ static int mkdir_private(const char *path) {
         return 0;
 }
 
-/* mkdir -p: the parents 0755, as var/lib would be, the directory itself 0700. */
-static int mkdir_parents_private(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        return mkdir_private(p);
-}
-
 /* A file that does not parse is kept for inspection under another name. */
 static void move_aside(const char *path, int error) {
         _cleanup_free_ char *aside = NULL;
@@ -441,7 +426,9 @@ int store_open(const char *dir, Store **ret) {
         s->dir = strdup(dir);
         if (!s->dir)
                 return -ENOMEM;
-        r = mkdir_parents_private(dir);
+        r = mkdir_parents(dir); /* var/lib as it would be, 0755; the directory itself private */
+        if (r >= 0)
+                r = mkdir_private(dir);
         if (r < 0)
                 return r;
         remove_stale_temporaries(dir);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "basic/log.h"
+#include "basic/time-util.h"
 #include "basic/macro.h"
 #include "host/vfio-holders.h"
 #include "json-util.h"
@@ -14,13 +15,6 @@
 #include "resources.h"
 
 #define REASON_MAX 512
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static json_object *view_maintenance(const Maintenance *m) {
         json_object *o = json_object_new_object();
@@ -143,7 +137,7 @@ enum MHD_Result put_maintenance(Request *r) {
                 }
                 vfio_holders_free(holders, n_holders);
 
-                k = store_set_maintenance(r->ctx->store, enabled, enabled ? reason : NULL, r->who, now_usec());
+                k = store_set_maintenance(r->ctx->store, enabled, enabled ? reason : NULL, r->who, now_realtime_usec());
                 if (k < 0) {
                         log_error_errno(k, "Cannot save the maintenance state: %m");
                         return problem_reply(r, PROBLEM_STATE_WRITE_FAILED, (ProblemField) {},

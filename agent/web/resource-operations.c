@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "basic/log.h"
+#include "basic/time-util.h"
 #include "basic/macro.h"
 #include "basic/strv.h"
 #include "host/hostinfo.h"
@@ -14,13 +15,6 @@
 #include "problem.h"
 #include "reply.h"
 #include "resources.h"
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static json_object *view_result(const Operation *op) {
         json_object *o = json_object_new_object(), *a = json_object_new_array();
@@ -134,7 +128,7 @@ enum MHD_Result post_reboot(Request *r) {
         if (k < 0 || !info.boot_id)
                 return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {},
                                      "cannot read the boot id, so the reboot could not be proven: not rebooting");
-        k = operation_new("reboot", r->who, now_usec(), &op);
+        k = operation_new("reboot", r->who, now_realtime_usec(), &op);
         if (k >= 0 && !(op->boot_id_before = strdup(info.boot_id)))
                 k = -ENOMEM;
         if (k >= 0)
