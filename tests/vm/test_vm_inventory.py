@@ -341,3 +341,38 @@ def test_release_restores_the_drivers(binding, boot):
     group = binding.answer("bind")[1].get("iommu_group")
     vfio_nodes = binding.results.joinpath("after-dev-vfio.txt").read_text().split()
     assert str(group) not in vfio_nodes, vfio_nodes
+
+
+BRIDGE, SERIAL, WATCHDOG = "0000:04:00.0", "0000:05:01.0", "0000:05:02.0"
+
+
+def test_bridge_group_binds_its_endpoints_and_leaves_the_bridge(binding, boot):
+    """Asking for the serial card behind the PCIe-to-PCI bridge binds every
+    endpoint of the group (the watchdog too) and never the bridge; the kernel
+    then says the group is viable; the release gives the drivers back."""
+    before = binding.drivers("bridge-before")
+    assert set(before) == {BRIDGE, SERIAL, WATCHDOG}, before
+    status, answer = binding.answer("bridge-bind")
+    assert status == 200, answer
+    bound = binding.drivers("bridge-bound")
+    assert bound[SERIAL] == bound[WATCHDOG] == "vfio-pci", bound
+    assert bound[BRIDGE] == before[BRIDGE], "the bridge is never unbound"
+    group = answer["iommu_group"]
+    assert binding.results.joinpath("bridge-vfio-status.txt").read_text().split() == \
+        [str(group), "viable=yes"]
+    status, answer = binding.answer("bridge-release")
+    assert status == 200, answer
+    assert binding.drivers("bridge-after") == before
+
+
+def test_bind_is_refused_without_an_iommu(boot):
+    """Where the kernel made no IOMMU groups, PUT .../driver is refused with
+    the reason and the device keeps its driver."""
+    if boot.machine in MACHINES_WITH_IOMMU:
+        pytest.skip(f"{boot.machine} has an IOMMU: binding is checked above")
+    rec = BindingRecord(boot.results / "binding")
+    status, answer = rec.answer("noiommu-bind")
+    assert status == 409 and answer["code"] == "binding-refused", answer
+    assert any(r["code"] == "no-iommu" for r in answer["reasons"]), answer
+    before = (rec.results / "noiommu-before-driver.txt").read_text()
+    assert (rec.results / "noiommu-after-driver.txt").read_text() == before

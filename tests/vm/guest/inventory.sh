@@ -18,6 +18,7 @@ set -u
 PORT=8080
 BASE=http://127.0.0.1:$PORT
 GPU=0000:01:00.0
+SERIAL=0000:05:01.0  # behind the PCIe-to-PCI bridge 04:00.0
 mkdir -p "$RESULTS/kernel" "$RESULTS/daemon" "$RESULTS/binding"
 
 # ---- (0) vfio-pci bindings ----------------------------------------------
@@ -156,9 +157,21 @@ kernel_view() {
 	done >"$1-drivers.txt"
 	lspci -nn -k -s 01:00 >"$1-lspci.txt"
 }
+# members_view GROUP NAME: the group's members and drivers (NAME-drivers.txt).
+members_view() {
+	for l in /sys/kernel/iommu_groups/$1/devices/*; do
+		echo "${l##*/} $(link_name "$l/driver")"
+	done >"$2-drivers.txt"
+}
 group=$(link_name /sys/bus/pci/devices/$GPU/iommu_group)
-if [ "$group" = - ]; then
-	echo "skipped=no IOMMU group" >>status.txt
+if [ "$group" = - ] && kill -0 $pid 2>/dev/null; then
+	# No IOMMU: hostdevd must refuse, and touch nothing.
+	echo "no_iommu=yes" >>status.txt
+	link_name /sys/bus/pci/devices/$GPU/driver >noiommu-before-driver.txt
+	api noiommu-bind PUT /v1/devices/$GPU/driver '{"driver": "vfio-pci"}'
+	link_name /sys/bus/pci/devices/$GPU/driver >noiommu-after-driver.txt
+elif [ "$group" = - ]; then
+	echo "skipped=no IOMMU group, hostdevd is not running" >>status.txt
 elif ! kill -0 $pid 2>/dev/null; then
 	echo "skipped=hostdevd is not running" >>status.txt
 else
@@ -181,6 +194,18 @@ else
 	api release DELETE /v1/devices/$GPU/driver
 	kernel_view after
 	ls /dev/vfio >after-dev-vfio.txt 2>&1
+
+	# The bridge's group (PCIe-to-PCI bridge, serial card and watchdog
+	# behind it): asking for the serial card binds both endpoints, the
+	# bridge stays with the host.
+	bgroup=$(link_name /sys/bus/pci/devices/$SERIAL/iommu_group)
+	echo "bridge_group=$bgroup" >>status.txt
+	members_view $bgroup bridge-before
+	api bridge-bind PUT /v1/devices/$SERIAL/driver '{"driver": "vfio-pci"}'
+	members_view $bgroup bridge-bound
+	vfio-group-status /dev/vfio/$bgroup >bridge-vfio-status.txt 2>&1
+	api bridge-release DELETE /v1/devices/$SERIAL/driver
+	members_view $bgroup bridge-after
 fi
 
 cd "$RESULTS/daemon" || exit 1
