@@ -52,6 +52,17 @@ def child_maxrss(cmd):
     return usage.ru_maxrss
 
 
+# Every request is authenticated: a reader token, its hash in a tokens file.
+TOKEN = "bench-reader-token"
+AUTH = {"Authorization": "Bearer " + TOKEN}
+
+
+def write_tokens(path):
+    import hashlib
+    Path(path).write_text(f"reader {hashlib.sha256(TOKEN.encode()).hexdigest()} bench\n")
+    return path
+
+
 def load(port, path, seconds, clients):
     count = [0] * clients
     stop = time.monotonic() + seconds
@@ -59,7 +70,7 @@ def load(port, path, seconds, clients):
     def worker(i):
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while time.monotonic() < stop:
-            c.request("GET", path)
+            c.request("GET", path, headers=AUTH)
             r = c.getresponse()
             r.read()
             if r.status != 200:
@@ -112,8 +123,9 @@ def main():
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
+        tokens = write_tokens(Path(root).parent / "bench-tokens")
         proc = subprocess.Popen([str(args.binary), "--root", str(root), "--listen", f"127.0.0.1:{port}",
-                                 "--log-level", "err"])
+                                 "--log-level", "err", "--tokens", str(tokens)])
         try:
             for _ in range(200):
                 try:
@@ -123,7 +135,7 @@ def main():
                     time.sleep(0.05)
             def body_size(path):
                 c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                c.request("GET", path)
+                c.request("GET", path, headers=AUTH)
                 return len(c.getresponse().read())
 
             filtered = "/v1/devices?assignable=true"
