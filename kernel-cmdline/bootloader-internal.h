@@ -30,7 +30,6 @@ int sb_printf(StrBuf *b, const char *fmt, ...) _printf_(2, 3);
 char *sb_steal(StrBuf *b);
 void sb_done(StrBuf *b);
 
-int strv_extendf(char ***l, const char *fmt, ...) _printf_(2, 3);
 /* An empty NULL-terminated list (never NULL) or NULL on OOM. */
 char **strv_new_empty(void);
 

@@ -63,22 +63,6 @@ void sb_done(StrBuf *b) {
         *b = (StrBuf) {};
 }
 
-int strv_extendf(char ***l, const char *fmt, ...) {
-        char *s = NULL;
-        va_list ap;
-        int n, r;
-
-        va_start(ap, fmt);
-        n = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return -ENOMEM;
-        r = strv_push(l, s);
-        if (r < 0)
-                free(s);
-        return r;
-}
-
 char **strv_new_empty(void) {
         return calloc(1, sizeof(char *));
 }

@@ -227,24 +227,12 @@ char *bl_display_path(const Bootloader *b, HostArea area, const char *sub) {
         return d ? strdup(d) : NULL;
 }
 
-static int vformat_into(char ***l, const char *fmt, va_list ap) {
-        char *s = NULL;
-        int r;
-
-        if (vasprintf(&s, fmt, ap) < 0)
-                return -ENOMEM;
-        r = strv_push(l, s);
-        if (r < 0)
-                free(s);
-        return r;
-}
-
 int bl_warn(Bootloader *b, const char *fmt, ...) {
         va_list ap;
         int r;
 
         va_start(ap, fmt);
-        r = vformat_into(&b->warnings, fmt, ap);
+        r = strv_extendfv(&b->warnings, fmt, ap);
         va_end(ap);
         return r;
 }

@@ -1,4 +1,5 @@
 /* String arrays: see strv.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,28 @@ int strv_push(char ***l, char *value) {
         c[n + 1] = NULL;
         *l = c;
         return 0;
+}
+
+int strv_extendfv(char ***l, const char *fmt, va_list ap) {
+        char *s = NULL;
+        int r;
+
+        if (vasprintf(&s, fmt, ap) < 0)
+                return -ENOMEM;
+        r = strv_push(l, s);
+        if (r < 0)
+                free(s);
+        return r;
+}
+
+int strv_extendf(char ***l, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = strv_extendfv(l, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 int strv_extend(char ***l, const char *value) {

@@ -2,12 +2,17 @@
  * addresses, reset methods and reasons. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 size_t strv_length(char *const *l);
 /* Appends a copy of value; on failure *l is unchanged. */
 int strv_extend(char ***l, const char *value);
+/* Appends a formatted string; on failure *l is unchanged. */
+int strv_extendf(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int strv_extendfv(char ***l, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 /* Appends value itself, taking ownership of it on success only. */
 int strv_push(char ***l, char *value);
 bool strv_contains(char *const *l, const char *value);

@@ -261,23 +261,6 @@ static json_object *view_outcome(const Outcome *x) {
         return TAKE_PTR(o);
 }
 
-static int push_warning(char ***l, const char *fmt, ...) _printf_(2, 3);
-static int push_warning(char ***l, const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        r = strv_push(l, s);
-        if (r < 0)
-                free(s);
-        return r;
-}
-
 /* ---- PATCH: writing ---- */
 
 /* "a b c", or NULL for none (or out of memory). */
@@ -313,7 +296,7 @@ static bool record_ownership(Request *r, BootLedger *ledger, const BootPlan *pla
         added = join_words(plan->owned_added);
         log_error_errno(k, "The bootloader files were written, but the ledger of the arguments hostdevd added "
                         "could not be saved: %m. hostdevd will not remember adding: %s", strempty(added));
-        push_warning(warnings, "the bootloader files were written, but hostdevd's ledger of the arguments it added "
+        strv_extendf(warnings, "the bootloader files were written, but hostdevd's ledger of the arguments it added "
                      "could not be saved (%s): delete_owned and remove_presets will not remove %s",
                      strerror(-k), added ? added : "them");
         return false;
@@ -339,7 +322,7 @@ static bool write_plan(Request *r, const Bootloader *b, const BootPlan *plan, Bo
         k = bootloader_regenerate(b, ret_regen);
         if (k < 0) {
                 log_error_errno(k, "Cannot run the bootloader's regeneration tool: %m");
-                push_warning(&x->warnings, "the bootloader's regeneration tool could not be run (%s): run it by hand",
+                strv_extendf(&x->warnings, "the bootloader's regeneration tool could not be run (%s): run it by hand",
                              strerror(-k));
         } else if ((*ret_regen)->ran && (*ret_regen)->exit_status != 0)
                 log_error("'%s' failed (exit status %d): %s", strempty((*ret_regen)->command),
