@@ -568,27 +568,6 @@ int vfio_bind_locked(Ctx *c, const PciDevice *d, bool persistent, BindReport *re
         return move_group(c, d, g, b, persistent, rep);
 }
 
-int vfio_bind_group(const HostRoot *root, const Inventory *inv, const char *state_dir, const char *address,
-                    bool persistent, BindReport *ret) {
-        _cleanup_(vfio_ctx_done) Ctx c = CTX_NULL;
-        const PciDevice *d = inventory_find(inv, address);
-        BindReport rep = { .group = -1 };
-        int r;
-
-        if (!d)
-                return -ENOENT;
-        r = vfio_ctx_open(&c, root, inv, state_dir);
-        if (r < 0)
-                return r;
-        r = vfio_bind_locked(&c, d, persistent, &rep);
-        if (r < 0) {
-                bind_report_done(&rep);
-                return r;
-        }
-        *ret = rep;
-        return 0;
-}
-
 /* --- releasing ----------------------------------------------------------- */
 
 /* The record's members with their drivers now. */
@@ -691,8 +670,11 @@ static int unbind_locked(Ctx *c, const PciDevice *d, BindReport *rep) {
         return binding_table_save(c->state_dir, &c->table);
 }
 
-int vfio_unbind_group(const HostRoot *root, const Inventory *inv, const char *state_dir, const char *address,
-                      BindReport *ret) {
+/* --- the entry points ---------------------------------------------------- */
+
+/* Binds (bind true) or releases the group of address, with the state open. */
+static int bind_or_release(const HostRoot *root, const Inventory *inv, const char *state_dir, const char *address,
+                           bool bind, bool persistent, BindReport *ret) {
         _cleanup_(vfio_ctx_done) Ctx c = CTX_NULL;
         const PciDevice *d = inventory_find(inv, address);
         BindReport rep = { .group = -1 };
@@ -703,12 +685,22 @@ int vfio_unbind_group(const HostRoot *root, const Inventory *inv, const char *st
         r = vfio_ctx_open(&c, root, inv, state_dir);
         if (r < 0)
                 return r;
-        r = unbind_locked(&c, d, &rep);
+        r = bind ? vfio_bind_locked(&c, d, persistent, &rep) : unbind_locked(&c, d, &rep);
         if (r < 0) {
                 bind_report_done(&rep);
                 return r;
         }
         *ret = rep;
         return 0;
+}
+
+int vfio_bind_group(const HostRoot *root, const Inventory *inv, const char *state_dir, const char *address,
+                    bool persistent, BindReport *ret) {
+        return bind_or_release(root, inv, state_dir, address, true, persistent, ret);
+}
+
+int vfio_unbind_group(const HostRoot *root, const Inventory *inv, const char *state_dir, const char *address,
+                      BindReport *ret) {
+        return bind_or_release(root, inv, state_dir, address, false, false, ret);
 }
 
