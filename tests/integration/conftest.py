@@ -186,6 +186,32 @@ class Agent:
         return self.log.read_text(errors="replace")
 
 
+# Sends requests to the agent as fast as it can until one fails (the agent was
+# killed), printing the number of each one that was answered. The bodies are
+# used in turn, "{n}" replaced by the request's number.
+HAMMER = r"""
+import sys, json, urllib.request
+base, path, method, token = sys.argv[1:5]
+bodies = json.loads(sys.argv[5])
+for n in range(100000):
+    body = bodies[n % len(bodies)].replace("{n}", str(n)).encode()
+    req = urllib.request.Request(base + path, data=body, method=method,
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            r.read()
+    except Exception:
+        break
+    print(n, flush=True)
+"""
+
+
+def hammer(agent, method, path, role, bodies):
+    """Starts HAMMER against agent; communicate() gives the answered numbers."""
+    return subprocess.Popen([sys.executable, "-c", HAMMER, agent.base, path, method, token_for(role),
+                             json.dumps(bodies)], stdout=subprocess.PIPE, text=True)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -3,7 +3,6 @@ hand on a copy of a kernel-made snapshot: a native NVMe multipath disk (the
 kernel hangs it off devices/virtual/nvme-subsystem, away from the PCI tree),
 and mountinfo's octal escapes."""
 import os
-import shutil
 
 import pytest
 

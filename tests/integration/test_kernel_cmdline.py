@@ -13,15 +13,12 @@ import random
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from conftest import SRCDIR, fault_env, token_for
+from conftest import SRCDIR, fault_env, hammer
 import mksysfs
 
 BOOTLOADER = SRCDIR / "tests" / "data" / "bootloader"
@@ -519,23 +516,6 @@ def test_reboot_completes_with_the_arguments_running(tmp_path, start_agent):
 
 # ---- kill -9 while writing ----
 
-WRITER = r"""
-import sys, json, urllib.request
-base, token = sys.argv[1:]
-for n in range(100000):
-    key = "append_if_missing" if n % 2 == 0 else "delete_owned"
-    body = json.dumps({key: ["kvm_intel.nested=1", "nosmt"]}).encode()
-    req = urllib.request.Request(base + "/v1/kernel-cmdline", data=body, method="PATCH",
-        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            r.read()
-    except Exception:
-        break
-    print(n, flush=True)
-"""
-
-
 def test_kill_9_while_writing_leaves_old_or_new(tmp_path, start_agent):
     root = make_root(tmp_path, "rhel9-bls")
     agent = start_agent(root)
@@ -550,8 +530,9 @@ def test_kill_9_while_writing_leaves_old_or_new(tmp_path, start_agent):
 
     rng = random.Random(11)
     for cycle in range(12):
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, agent.base, token_for("admin")],
-                                  stdout=subprocess.PIPE, text=True)
+        writer = hammer(agent, "PATCH", "/v1/kernel-cmdline", "admin",
+                        [json.dumps({key: ["kvm_intel.nested=1", "nosmt"]})
+                         for key in ("append_if_missing", "delete_owned")])
         time.sleep(rng.uniform(0.05, 0.5))
         agent.proc.send_signal(signal.SIGKILL)
         agent.proc.wait()

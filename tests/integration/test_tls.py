@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BINARY, Agent, CURL, free_port, token_for, unpack_snapshot, write_tokens
+from conftest import BINARY, Agent, CURL, free_port, unpack_snapshot, write_tokens
 from test_auth import BODIES, OPERATIONS, RANK, ROLES, concrete
 from tlscerts import make_pki, subject
 
