@@ -4,7 +4,6 @@
 #include <getopt.h>
 #include <signal.h>
 #include <libgen.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 
 #include "agent-config.h"
 #include "basic/fileio.h"
+#include "basic/hex.h"
 #include "basic/hostroot.h"
 #include "basic/log.h"
 #include "basic/time-util.h"
@@ -155,7 +155,6 @@ static int new_token(const AgentConfig *cfg, const char *spec) {
         _cleanup_free_ char *role = NULL, *old = NULL, *contents = NULL, *dir = NULL;
         const char *colon = strchr(spec, ':'), *name = colon ? colon + 1 : NULL;
         char token[65], hash[65];
-        uint8_t bytes[32];
         int r;
 
         role = colon ? strndup(spec, (size_t) (colon - spec)) : strdup(spec);
@@ -165,10 +164,9 @@ static int new_token(const AgentConfig *cfg, const char *spec) {
                 return log_error_errno(EINVAL, "Unknown role '%s': reader, operator or admin.", role);
         if (name && (!*name || strpbrk(name, "\n\r#") || strlen(name) >= AUTH_NAME_MAX))
                 return log_error_errno(EINVAL, "Invalid token name '%s'.", name);
-        if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes)
-                return log_error_errno(errno, "Cannot get random bytes: %m");
-        for (size_t i = 0; i < sizeof bytes; i++)
-                sprintf(token + 2 * i, "%02x", bytes[i]);
+        r = random_hex(32, token);
+        if (r < 0)
+                return log_error_errno(r, "Cannot get random bytes: %m");
         r = auth_hash_token_hex(token, hash);
         if (r < 0)
                 return log_error_errno(r, "Cannot hash the token: %m");

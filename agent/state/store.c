@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <json-c/json.h>
 
 #include "basic/fileio.h"
+#include "basic/hex.h"
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "store.h"
@@ -66,14 +66,13 @@ Operation *operation_free(Operation *op) {
 
 int operation_new(const char *kind, const char *requested_by, uint64_t now_usec, Operation **ret) {
         _cleanup_(operation_freep) Operation *op = calloc(1, sizeof(Operation));
-        uint8_t bytes[16];
+        int r;
 
         if (!op)
                 return -ENOMEM;
-        if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes)
-                return -EIO;
-        for (size_t i = 0; i < sizeof bytes; i++)
-                sprintf(op->id + 2 * i, "%02x", bytes[i]);
+        r = random_hex(16, op->id);
+        if (r < 0)
+                return r;
         op->kind = strdup(kind);
         op->requested_by = strdup(requested_by);
         if (!op->kind || !op->requested_by)
@@ -265,7 +264,7 @@ static int operation_from_json(json_object *o, Operation **ret) {
                 return r;
         if (!valid_id(id) || (s = operation_state_from_string(state)) < 0)
                 return -EBADMSG;
-        strcpy(op->id, id);
+        memcpy(op->id, id, sizeof op->id); /* valid_id(): 32 digits and the NUL */
         op->state = (OperationState) s;
         op->iommu_active = json_object_get_int(v) < 0 ? -1 : json_object_get_int(v) > 0;
         for (size_t i = 0; i < json_object_array_length(exp); i++) {

@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "basic/fileio.h"
+#include "basic/hex.h"
 #include "basic/macro.h"
 #include "tls.h"
 
@@ -96,7 +97,7 @@ static int parse_token_line(char *line, unsigned number, void *userdata) {
         if (strlen(name) >= AUTH_NAME_MAX)
                 return -EINVAL;
         if (*name)
-                strcpy(t.name, name);
+                memcpy(t.name, name, strlen(name) + 1); /* shorter than the field: checked above */
         else /* unnamed: the hash's first bytes name it in logs, never the secret */
                 snprintf(t.name, sizeof t.name, "sha256:%.12s", hex);
 
@@ -171,8 +172,7 @@ int auth_hash_token_hex(const char *token, char ret[static 65]) {
         r = sha256(token, h);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < 32; i++)
-                sprintf(ret + 2 * i, "%02x", h[i]);
+        hex_encode(h, sizeof h, ret);
         return 0;
 }
 

@@ -39,7 +39,7 @@ static const struct {
 
 static void parse(void) {
         const char *spec = getenv("HOSTDEVD_FAULT");
-        char buf[512], *op, *needle, *err, *count;
+        char buf[512], *op, *needle, *err, *count, *save = NULL;
 
         if (fault.parsed)
                 return;
@@ -47,11 +47,11 @@ static void parse(void) {
         fault.remaining = 0;
         if (!spec || strlen(spec) >= sizeof buf)
                 return;
-        strcpy(buf, spec);
-        op = strtok(buf, ":");
-        needle = strtok(NULL, ":");
-        err = strtok(NULL, ":");
-        count = strtok(NULL, ":");
+        snprintf(buf, sizeof buf, "%s", spec);
+        op = strtok_r(buf, ":", &save);
+        needle = strtok_r(NULL, ":", &save);
+        err = strtok_r(NULL, ":", &save);
+        count = strtok_r(NULL, ":", &save);
         if (!op || !needle || !err || strlen(op) >= sizeof fault.op || strlen(needle) >= sizeof fault.needle)
                 return;
         for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
@@ -59,8 +59,8 @@ static void parse(void) {
                         fault.error = errnos[i].value;
         if (!fault.error)
                 return;
-        strcpy(fault.op, op);
-        strcpy(fault.needle, needle);
+        snprintf(fault.op, sizeof fault.op, "%s", op);
+        snprintf(fault.needle, sizeof fault.needle, "%s", needle);
         fault.remaining = count ? strtol(count, NULL, 10) : -1;
 }
 
