@@ -26,7 +26,7 @@ int host_state_new(const char *root_dir, const char *pci_ids, HostState **ret, c
 HostState *host_state_free(HostState *s) {
         if (!s)
                 return NULL;
-        inventory_free(s->inventory);
+        inventory_unref(s->inventory);
         pci_names_free(s->names);
         hostroot_free(s->root);
         free(s);
@@ -40,7 +40,7 @@ int host_state_rescan(HostState *s, char **ret_error) {
         r = inventory_scan(s->root, s->names, &inv, ret_error);
         if (r < 0)
                 return r;
-        inventory_free(s->inventory);
+        inventory_unref(s->inventory);
         s->inventory = inv;
         s->generation++;
         return 0;

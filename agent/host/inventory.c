@@ -267,12 +267,13 @@ static int judge_device(const Inventory *inv, PciDevice *d) {
 }
 
 int inventory_scan(const HostRoot *root, PciNames *names, Inventory **ret, char **ret_error) {
-        _cleanup_(inventory_freep) Inventory *inv = calloc(1, sizeof(Inventory));
+        _cleanup_(inventory_unrefp) Inventory *inv = calloc(1, sizeof(Inventory));
         struct timespec ts;
         int r;
 
         if (!inv)
                 return -ENOMEM;
+        inv->n_ref = 1;
         r = pci_scan(root, &inv->devices, &inv->n_devices, ret_error);
         if (r < 0)
                 return r;
@@ -304,8 +305,14 @@ int inventory_scan(const HostRoot *root, PciNames *names, Inventory **ret, char 
         return 0;
 }
 
-Inventory *inventory_free(Inventory *inv) {
-        if (!inv)
+Inventory *inventory_ref(Inventory *inv) {
+        if (inv)
+                inv->n_ref++;
+        return inv;
+}
+
+Inventory *inventory_unref(Inventory *inv) {
+        if (!inv || --inv->n_ref > 0)
                 return NULL;
         for (size_t i = 0; i < inv->n_devices; i++)
                 pci_device_done(&inv->devices[i]);

@@ -24,6 +24,7 @@ typedef struct IommuGroup {
 } IommuGroup;
 
 typedef struct Inventory {
+        unsigned n_ref;
         PciDevice *devices;
         size_t n_devices;
         IommuGroup *groups; /* sorted by id */
@@ -33,9 +34,11 @@ typedef struct Inventory {
 } Inventory;
 
 int inventory_scan(const HostRoot *root, PciNames *names, Inventory **ret, char **ret_error);
-Inventory *inventory_free(Inventory *inv);
-static inline void inventory_freep(Inventory **inv) {
-        inventory_free(*inv);
+/* References are taken and dropped on the event loop's thread only. */
+Inventory *inventory_ref(Inventory *inv);
+Inventory *inventory_unref(Inventory *inv);
+static inline void inventory_unrefp(Inventory **inv) {
+        inventory_unref(*inv);
 }
 
 const PciDevice *inventory_find(const Inventory *inv, const char *addr);

@@ -27,7 +27,7 @@ static bool tree_open(const char *topology, Tree *t) {
 }
 
 static void tree_close(Tree *t) {
-        inventory_free(t->inv);
+        inventory_unref(t->inv);
         hostroot_free(t->root);
         fixture_free(t->dir);
 }

@@ -23,7 +23,7 @@ typedef struct Tree {
 static void rescan(Tree *t) {
         _cleanup_free_ char *error = NULL;
 
-        inventory_free(t->inv);
+        inventory_unref(t->inv);
         t->inv = NULL;
         if (inventory_scan(t->root, NULL, &t->inv, &error) < 0)
                 abort();
@@ -41,7 +41,7 @@ static bool tree_open(const char *topology, Tree *t) {
 }
 
 static void tree_close(Tree *t) {
-        inventory_free(t->inv);
+        inventory_unref(t->inv);
         hostroot_free(t->root);
         free(t->state);
         fixture_free(t->dir);
