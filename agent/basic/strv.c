@@ -104,3 +104,35 @@ static int cmp_str(const void *a, const void *b) {
 void strv_sort(char **l) {
         qsort(l, strv_length(l), sizeof(char *), cmp_str);
 }
+
+int strv_copy(char *const *l, char ***ret) {
+        size_t n = strv_length(l);
+        char **c;
+
+        if (!l) {
+                *ret = NULL;
+                return 0;
+        }
+        c = calloc(n + 1, sizeof(char *));
+        if (!c)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (!(c[i] = strdup(l[i]))) {
+                        strv_free(c);
+                        return -ENOMEM;
+                }
+        *ret = c;
+        return 0;
+}
+
+bool strv_equal(char *const *a, char *const *b) {
+        size_t i;
+
+        for (i = 0; a && b && a[i] && b[i]; i++)
+                if (strcmp(a[i], b[i]) != 0)
+                        return false;
+        /* NULL and empty differ: "the kernel does not say" is not "none" */
+        if (!a || !b)
+                return !a && !b;
+        return !a[i] && !b[i];
+}

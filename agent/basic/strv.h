@@ -19,3 +19,6 @@ bool strv_contains(char *const *l, const char *value);
 /* Splits s at any of the separator characters, dropping empty fields. */
 int strv_split(const char *s, const char *separators, char ***ret);
 void strv_sort(char **l);
+/* A deep copy; NULL for NULL (*ret NULL too). */
+int strv_copy(char *const *l, char ***ret);
+bool strv_equal(char *const *a, char *const *b);

@@ -16,9 +16,10 @@ int host_state_new(const char *root_dir, const char *pci_ids, HostState **ret, c
         r = pci_names_new(pci_ids, &s->names);
         if (r < 0)
                 return r;
-        r = host_state_rescan(s, ret_error);
+        r = inventory_scan(s->root, s->names, &s->inventory, ret_error);
         if (r < 0)
                 return r;
+        s->generation = 1;
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -33,15 +34,60 @@ HostState *host_state_free(HostState *s) {
         return NULL;
 }
 
+void host_state_set_listener(HostState *s, HostStateListener cb, void *userdata) {
+        s->listener = cb;
+        s->listener_userdata = userdata;
+}
+
+/* Installs inv (taking it over) and tells the listener what changed; the
+ * diff goes to *ret_diff, or is freed. */
+static void replace(HostState *s, Inventory *inv, InventoryDiff *diff, const char *cause, InventoryDiff *ret_diff) {
+        inventory_unref(s->inventory);
+        s->inventory = inv;
+        s->generation++;
+        if (s->listener)
+                s->listener(s, diff, cause, s->listener_userdata);
+        if (ret_diff)
+                *ret_diff = *diff;
+        else
+                inventory_diff_done(diff);
+}
+
 int host_state_rescan(HostState *s, char **ret_error) {
+        InventoryDiff diff = {};
         Inventory *inv;
         int r;
 
         r = inventory_scan(s->root, s->names, &inv, ret_error);
         if (r < 0)
                 return r;
-        inventory_unref(s->inventory);
-        s->inventory = inv;
-        s->generation++;
+        r = inventory_diff(s->inventory, inv, &diff);
+        if (r < 0) {
+                inventory_unref(inv);
+                return r;
+        }
+        replace(s, inv, &diff, "rescan", NULL);
         return 0;
+}
+
+int host_state_refresh(HostState *s, char *const *addrs, bool holders, const char *cause, InventoryDiff *ret_diff,
+                       char **ret_error) {
+        InventoryDiff diff = {};
+        Inventory *inv;
+        int r;
+
+        r = inventory_refresh(s->inventory, s->root, s->names, addrs, holders, &inv, ret_error);
+        if (r < 0)
+                return r;
+        r = inventory_diff(s->inventory, inv, &diff);
+        if (r < 0 || inventory_diff_is_empty(&diff)) {
+                /* nothing changed: the current snapshot, its ETag and caches stay */
+                inventory_unref(inv);
+                inventory_diff_done(&diff);
+                if (r >= 0 && ret_diff)
+                        *ret_diff = (InventoryDiff) {};
+                return r < 0 ? r : 0;
+        }
+        replace(s, inv, &diff, cause, ret_diff);
+        return 1;
 }

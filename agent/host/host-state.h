@@ -1,20 +1,31 @@
 /* The host as the agent holds it between requests: where its files are, the
- * pci.ids names, and the current inventory with a generation counter that a
- * rescan bumps. The HTTP layer reads it; only a rescan replaces it. */
+ * pci.ids names, and the current inventory snapshot with a generation
+ * counter that every new snapshot bumps. The HTTP layer reads it; a rescan
+ * or a refresh replaces the snapshot, and a listener hears what changed. */
 #pragma once
 
 #include <stdint.h>
 
 #include "basic/hostroot.h"
+#include "inventory-diff.h"
 #include "inventory.h"
 #include "pci-access.h"
 
-typedef struct HostState {
+typedef struct HostState HostState;
+
+/* Called after the snapshot was replaced, with what changed and why
+ * ("rescan", "uevent", "consistency", "vfio-holders", "operation"). */
+typedef void (*HostStateListener)(HostState *s, const InventoryDiff *diff, const char *cause, void *userdata);
+
+struct HostState {
         HostRoot *root;
         PciNames *names;
         Inventory *inventory; /* never NULL after host_state_new() succeeded */
         uint64_t generation;  /* 1 for the first scan */
-} HostState;
+
+        HostStateListener listener;
+        void *listener_userdata;
+};
 
 int host_state_new(const char *root_dir, const char *pci_ids, HostState **ret, char **ret_error);
 HostState *host_state_free(HostState *s);
@@ -22,5 +33,15 @@ static inline void host_state_freep(HostState **s) {
         host_state_free(*s);
 }
 
-/* Scans again; on failure the previous inventory stays in place. */
+void host_state_set_listener(HostState *s, HostStateListener cb, void *userdata);
+
+/* Scans again, a new snapshot whatever changed; on failure the previous
+ * inventory stays in place. */
 int host_state_rescan(HostState *s, char **ret_error);
+
+/* Reads again the functions named (see inventory_refresh()) and, with
+ * holders, the VFIO holders. Replaces the snapshot and returns 1 only when
+ * something changed; 0 when nothing did. The diff, if ret_diff is given, is
+ * the caller's to free. */
+int host_state_refresh(HostState *s, char *const *addrs, bool holders, const char *cause, InventoryDiff *ret_diff,
+                       char **ret_error);

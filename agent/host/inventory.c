@@ -10,16 +10,16 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/strv.h"
+#include "basic/time-util.h"
 #include "host-usage.h"
-#include "inventory.h"
+#include "inventory-internal.h"
 
-static int read_sysfs_extras(const HostRoot *root, PciNames *names, PciDevice *devices, size_t n) {
+int inventory_read_extras(const HostRoot *root, PciNames *names, PciDevice *devices, size_t n) {
         _cleanup_free_ char *path = hostroot_path(root, AREA_SYS, "bus/pci/devices");
         _cleanup_close_ int bus_fd = -EBADF;
 
@@ -77,8 +77,28 @@ static int cmp_int(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
+/* The kernel's domain type of a group: from the previous snapshot unless
+ * the group is new or one of its members was read again (stale, sorted). */
+static int group_type(const HostRoot *root, const Inventory *old, const int *stale, size_t n_stale, int id,
+                      char **ret) {
+        const IommuGroup *og = old ? inventory_group(old, id) : NULL;
+        _cleanup_free_ char *tf = NULL;
+
+        *ret = NULL;
+        if (og && !bsearch(&id, stale, n_stale, sizeof(int), cmp_int)) {
+                *ret = og->type ? strdup(og->type) : NULL;
+                return og->type && !*ret ? -ENOMEM : 0;
+        }
+        tf = hostroot_path(root, AREA_SYS, "kernel/iommu_groups/%d/type", id);
+        if (!tf)
+                return -ENOMEM;
+        (void) read_one_line_file(tf, ret);
+        return 0;
+}
+
 /* Collects the groups named by the devices, members in address order. */
-static int build_groups(const HostRoot *root, Inventory *inv) {
+static int build_groups(const HostRoot *root, Inventory *inv, const Inventory *old, const int *stale,
+                        size_t n_stale) {
         _cleanup_free_ int *ids = malloc(sizeof(int) * (inv->n_devices + 1));
         size_t n_ids = 0;
 
@@ -92,22 +112,17 @@ static int build_groups(const HostRoot *root, Inventory *inv) {
         inv->groups = calloc(n_ids + 1, sizeof(IommuGroup));
         if (!inv->groups)
                 return -ENOMEM;
-        for (size_t i = 0; i < n_ids; i++) {
-                IommuGroup *g;
+        for (size_t i = 0, run; i < n_ids; i += run) {
+                IommuGroup *g = &inv->groups[inv->n_groups++];
 
-                if (inv->n_groups > 0 && inv->groups[inv->n_groups - 1].id == ids[i])
-                        continue;
-                g = &inv->groups[inv->n_groups++];
+                for (run = 1; i + run < n_ids && ids[i + run] == ids[i]; run++)
+                        ;
                 g->id = ids[i];
-                g->members = malloc(sizeof(size_t) * inv->n_devices);
+                g->members = malloc(sizeof(size_t) * run);
                 if (!g->members)
                         return -ENOMEM;
-                {
-                        _cleanup_free_ char *tf = hostroot_path(root, AREA_SYS, "kernel/iommu_groups/%d/type", g->id);
-                        if (!tf)
-                                return -ENOMEM;
-                        (void) read_one_line_file(tf, &g->type);
-                }
+                if (group_type(root, old, stale, n_stale, g->id, &g->type) < 0)
+                        return -ENOMEM;
         }
         for (size_t i = 0; i < inv->n_devices; i++) {
                 IommuGroup *g = (IommuGroup *) inventory_group(inv, inv->devices[i].iommu_group);
@@ -266,9 +281,59 @@ static int judge_device(const Inventory *inv, PciDevice *d) {
         return 0;
 }
 
+/* Holders of a group, as a warning: a VM (or another VFIO user) has it now.
+ * Not a blocker: assignability is policy, and a plan for the VM that holds
+ * the group must stay feasible (passthrough-plan.c judges holders itself). */
+static int judge_holders(const Inventory *inv, int group, ReasonList *l) {
+        const VfioHolder *h = group >= 0 ? vfio_holders_find(inv->holders, inv->n_holders, group) : NULL;
+
+        for (; h && h < inv->holders + inv->n_holders && h->group == group; h++) {
+                _cleanup_free_ char *who = vfio_holder_describe(h);
+                int r;
+
+                if (!who)
+                        return -ENOMEM;
+                r = reason_list_add(l, "group-in-use", REASON_WARNING, NULL, "IOMMU group %d is in use: open by %s", group, who);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int inventory_assemble(const HostRoot *root, Inventory *inv, const Inventory *old, const int *stale_groups,
+                       size_t n_stale) {
+        int r;
+
+        r = infer_missing_reset_methods(inv->devices, inv->n_devices);
+        if (r < 0)
+                return r;
+        r = host_usage_scan(root, inv->devices, inv->n_devices);
+        if (r < 0)
+                return r;
+        r = build_groups(root, inv, old, stale_groups, n_stale);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < inv->n_groups; i++) {
+                r = judge_group(inv, &inv->groups[i]);
+                if (r >= 0)
+                        r = judge_holders(inv, inv->groups[i].id, &inv->groups[i].reasons);
+                if (r < 0)
+                        return r;
+                inv->groups[i].assignable = !reason_list_has_blocker(&inv->groups[i].reasons);
+        }
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                r = judge_holders(inv, inv->devices[i].iommu_group, &inv->devices[i].reasons);
+                if (r >= 0)
+                        r = judge_device(inv, &inv->devices[i]);
+                if (r < 0)
+                        return r;
+        }
+        inv->scanned_at_usec = now_realtime_usec();
+        return 0;
+}
+
 int inventory_scan(const HostRoot *root, PciNames *names, Inventory **ret, char **ret_error) {
         _cleanup_(inventory_unrefp) Inventory *inv = calloc(1, sizeof(Inventory));
-        struct timespec ts;
         int r;
 
         if (!inv)
@@ -277,30 +342,15 @@ int inventory_scan(const HostRoot *root, PciNames *names, Inventory **ret, char 
         r = pci_scan(root, &inv->devices, &inv->n_devices, ret_error);
         if (r < 0)
                 return r;
-        r = read_sysfs_extras(root, names, inv->devices, inv->n_devices);
+        r = inventory_read_extras(root, names, inv->devices, inv->n_devices);
         if (r < 0)
                 return r;
-        r = infer_missing_reset_methods(inv->devices, inv->n_devices);
+        r = vfio_holders_scan(root, &inv->holders, &inv->n_holders);
         if (r < 0)
                 return r;
-        r = host_usage_scan(root, inv->devices, inv->n_devices);
+        r = inventory_assemble(root, inv, NULL, NULL, 0);
         if (r < 0)
                 return r;
-        r = build_groups(root, inv);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < inv->n_groups; i++) {
-                r = judge_group(inv, &inv->groups[i]);
-                if (r < 0)
-                        return r;
-        }
-        for (size_t i = 0; i < inv->n_devices; i++) {
-                r = judge_device(inv, &inv->devices[i]);
-                if (r < 0)
-                        return r;
-        }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        inv->scanned_at_usec = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
         *ret = TAKE_PTR(inv);
         return 0;
 }
@@ -324,6 +374,7 @@ Inventory *inventory_unref(Inventory *inv) {
                 reason_list_done(&inv->groups[i].reasons);
         }
         free(inv->groups);
+        vfio_holders_free(inv->holders, inv->n_holders);
         free(inv);
         return NULL;
 }

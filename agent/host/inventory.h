@@ -9,6 +9,7 @@
 #include "basic/hostroot.h"
 #include "pci-access.h"
 #include "pci-device.h"
+#include "vfio-holders.h"
 
 typedef struct IommuGroup {
         int id;
@@ -30,10 +31,19 @@ typedef struct Inventory {
         IommuGroup *groups; /* sorted by id */
         size_t n_groups;
         bool iommu_active;  /* the kernel made IOMMU groups */
+        VfioHolder *holders; /* who has which group open now, sorted by group */
+        size_t n_holders;
         uint64_t scanned_at_usec; /* CLOCK_REALTIME */
 } Inventory;
 
 int inventory_scan(const HostRoot *root, PciNames *names, Inventory **ret, char **ret_error);
+
+/* A new snapshot from old: the functions named in addrs (NULL-terminated;
+ * NULL for none) read again, with their PF and VFs, added or dropped as
+ * sysfs has them now; with holders, the VFIO holders read again too. Every
+ * verdict is judged afresh. old is not changed. */
+int inventory_refresh(const Inventory *old, const HostRoot *root, PciNames *names, char *const *addrs, bool holders,
+                      Inventory **ret, char **ret_error);
 /* References are taken and dropped on the event loop's thread only. */
 Inventory *inventory_ref(Inventory *inv);
 Inventory *inventory_unref(Inventory *inv);

@@ -6,7 +6,9 @@ libhost_a_SOURCES = \
 	agent/host/pci-device.c agent/host/pci-device.h \
 	agent/host/pci-access.c agent/host/pci-access.h \
 	agent/host/host-usage.c agent/host/host-usage.h \
-	agent/host/inventory.c agent/host/inventory.h
+	agent/host/inventory.c agent/host/inventory.h agent/host/inventory-internal.h \
+	agent/host/inventory-refresh.c \
+	agent/host/inventory-diff.c agent/host/inventory-diff.h
 libhost_a_SOURCES += \
 	agent/host/hostinfo.c agent/host/hostinfo.h \
 	agent/host/capability.c agent/host/capability.h

@@ -2,6 +2,7 @@
  * return (its default calls exit()), and libpci's callers rely on that: a
  * daemon must not exit because a device file vanished mid-scan, so the
  * handler jumps back to the scan's entry point instead. Single-threaded. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -208,9 +209,12 @@ static int copy_device(struct pci_dev *p, PciDevice *d) {
 typedef struct ScanState {
         PciDevice *devices;
         size_t n, allocated;
+        struct pci_dev *pending; /* read alone, not on libpci's list */
 } ScanState;
 
 static void scan_state_done(ScanState *st) {
+        if (st->pending)
+                pci_free_dev(st->pending);
         for (size_t i = 0; i < st->n; i++)
                 pci_device_done(&st->devices[i]);
         free(st->devices);
@@ -243,26 +247,91 @@ static int scan_devices(struct pci_access *acc, ScanState *st) {
         return 0;
 }
 
-int pci_scan(const HostRoot *root, PciDevice **ret, size_t *ret_n, char **ret_error) {
+/* A pci_access on the sysfs tree under the root, or NULL with *ret_absent
+ * set when there is no PCI bus at all (a container, an empty root). */
+static struct pci_access *access_for_root(const HostRoot *root, bool *ret_absent) {
         _cleanup_free_ char *path = hostroot_path(root, AREA_SYS, "bus/pci");
+        struct pci_access *acc;
+
+        *ret_absent = false;
+        if (!path)
+                return NULL;
+        if (access(path, F_OK) < 0 && errno == ENOENT) {
+                *ret_absent = true;
+                return NULL;
+        }
+        acc = access_new();
+        if (!acc)
+                return NULL;
+        acc->method = PCI_ACCESS_SYS_BUS_PCI;
+        pci_set_param(acc, "sysfs.path", path);
+        return acc;
+}
+
+/* The functions named, each read alone (pci_get_dev(), no bus scan); one
+ * whose directory is gone is skipped. */
+static int read_named(struct pci_access *acc, const HostRoot *root, char *const *addrs, ScanState *st) {
+        _cleanup_free_ char *dir = hostroot_path(root, AREA_SYS, "bus/pci/devices");
+
+        if (!dir)
+                return -ENOMEM;
+        for (char *const *a = addrs; a && *a; a++) {
+                _cleanup_free_ char *path = NULL;
+                PciAddr addr;
+                int r;
+
+                if (pci_addr_parse(*a, &addr) < 0)
+                        continue;
+                if (asprintf(&path, "%s/%s", dir, *a) < 0)
+                        return -ENOMEM;
+                if (access(path, F_OK) < 0)
+                        continue; /* removed */
+                if (st->n == st->allocated) {
+                        size_t n = st->allocated ? st->allocated * 2 : 16;
+                        PciDevice *m = realloc(st->devices, sizeof(PciDevice) * n);
+                        if (!m)
+                                return -ENOMEM;
+                        st->devices = m;
+                        st->allocated = n;
+                }
+                st->pending = pci_get_dev(acc, (int) addr.domain, addr.bus, addr.slot, addr.func);
+                if (!st->pending)
+                        return -ENOMEM;
+                r = copy_device(st->pending, &st->devices[st->n]);
+                pci_free_dev(st->pending);
+                st->pending = NULL;
+                if (r == -ENODATA) {
+                        pci_device_done(&st->devices[st->n]);
+                        continue;
+                }
+                st->n++;
+                if (r < 0)
+                        return r;
+        }
+        qsort(st->devices, st->n, sizeof(PciDevice), cmp_device);
+        return 0;
+}
+
+/* Runs the scan (addrs NULL: the whole bus) with libpci's error handler
+ * jumping back here. */
+static int guarded_read(const HostRoot *root, char *const *addrs, bool whole_bus, PciDevice **ret, size_t *ret_n,
+                        char **ret_error) {
         struct pci_access *volatile acc = NULL;
         _cleanup_free_ ScanState *st = calloc(1, sizeof(ScanState)); /* survives longjmp */
+        bool absent;
         jmp_buf jb;
         int r;
 
-        if (!path || !st)
+        if (!st)
                 return -ENOMEM;
-        if (access(path, F_OK) < 0 && errno == ENOENT) {
-                /* No PCI bus at all (a container, an empty root): nothing to report. */
+        acc = access_for_root(root, &absent);
+        if (!acc && absent) {
                 *ret = NULL;
                 *ret_n = 0;
                 return 0;
         }
-        acc = access_new();
         if (!acc)
                 return -ENOMEM;
-        acc->method = PCI_ACCESS_SYS_BUS_PCI;
-        pci_set_param(acc, "sysfs.path", path);
 
         scan_jump = &jb;
         if (setjmp(jb)) {
@@ -274,8 +343,11 @@ int pci_scan(const HostRoot *root, PciDevice **ret, size_t *ret_n, char **ret_er
                 return -EIO;
         }
         pci_init(acc);
-        pci_scan_bus(acc);
-        r = scan_devices(acc, st);
+        if (whole_bus) {
+                pci_scan_bus(acc);
+                r = scan_devices(acc, st);
+        } else
+                r = read_named(acc, root, addrs, st);
         scan_jump = NULL;
         pci_cleanup(acc);
 
@@ -286,4 +358,12 @@ int pci_scan(const HostRoot *root, PciDevice **ret, size_t *ret_n, char **ret_er
         *ret = st->devices;
         *ret_n = st->n;
         return 0;
+}
+
+int pci_scan(const HostRoot *root, PciDevice **ret, size_t *ret_n, char **ret_error) {
+        return guarded_read(root, NULL, true, ret, ret_n, ret_error);
+}
+
+int pci_read_devices(const HostRoot *root, char *const *addrs, PciDevice **ret, size_t *ret_n, char **ret_error) {
+        return guarded_read(root, addrs, false, ret, ret_n, ret_error);
 }

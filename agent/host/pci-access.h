@@ -25,3 +25,7 @@ int pci_names_fill(PciNames *n, PciDevice *d);
  * by pci_device_read_sysfs(). Sorted by address. On failure
  * ret_error (if given) holds libpci's message. */
 int pci_scan(const HostRoot *root, PciDevice **ret, size_t *ret_n, char **ret_error);
+
+/* Reads only the functions named (NULL-terminated addresses), as pci_scan()
+ * does: those whose sysfs directory is gone are left out. Sorted. */
+int pci_read_devices(const HostRoot *root, char *const *addrs, PciDevice **ret, size_t *ret_n, char **ret_error);

@@ -167,6 +167,36 @@ int pci_device_read_sysfs(PciDevice *d, int bus_fd, int dir_fd) {
         return read_reset_methods(d, dir_fd);
 }
 
+static int dup_ptr(const char *s, char **ret) {
+        *ret = s ? strdup(s) : NULL;
+        return s && !*ret ? -ENOMEM : 0;
+}
+
+int pci_device_copy(const PciDevice *src, PciDevice *ret) {
+        PciDevice d = *src;
+
+        d.vendor_name = d.device_name = d.subsys_name = d.class_name = NULL;
+        d.driver = d.driver_override = d.local_cpulist = d.parent = d.physfn = NULL;
+        d.link.current_speed = d.link.max_speed = NULL;
+        d.vfs = d.reset_methods = NULL;
+        d.usage = NULL;
+        d.n_usage = 0;
+        d.reasons = (ReasonList) {};
+        d.assignable = false;
+        if (dup_ptr(src->vendor_name, &d.vendor_name) < 0 || dup_ptr(src->device_name, &d.device_name) < 0 ||
+            dup_ptr(src->subsys_name, &d.subsys_name) < 0 || dup_ptr(src->class_name, &d.class_name) < 0 ||
+            dup_ptr(src->driver, &d.driver) < 0 || dup_ptr(src->driver_override, &d.driver_override) < 0 ||
+            dup_ptr(src->local_cpulist, &d.local_cpulist) < 0 || dup_ptr(src->parent, &d.parent) < 0 ||
+            dup_ptr(src->physfn, &d.physfn) < 0 || dup_ptr(src->link.current_speed, &d.link.current_speed) < 0 ||
+            dup_ptr(src->link.max_speed, &d.link.max_speed) < 0 || strv_copy(src->vfs, &d.vfs) < 0 ||
+            strv_copy(src->reset_methods, &d.reset_methods) < 0) {
+                pci_device_done(&d);
+                return -ENOMEM;
+        }
+        *ret = d;
+        return 0;
+}
+
 void pci_device_done(PciDevice *d) {
         free(d->vendor_name);
         free(d->device_name);

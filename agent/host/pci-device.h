@@ -93,6 +93,9 @@ typedef struct PciDevice {
 int pci_device_read_sysfs(PciDevice *d, int bus_fd, int dir_fd);
 
 void pci_device_done(PciDevice *d);
+/* A deep copy of what was read from the kernel, without the verdicts
+ * (host usage, reasons, assignable), which the inventory computes again. */
+int pci_device_copy(const PciDevice *src, PciDevice *ret);
 
 bool pci_class_is_bridge(uint32_t class_code);
 /* Host, ISA/EISA/MCA bridges and the IOMMU itself: parts of the platform. */

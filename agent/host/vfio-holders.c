@@ -307,6 +307,38 @@ void vfio_holders_free(VfioHolder *h, size_t n) {
         free(h);
 }
 
+int vfio_holders_copy(const VfioHolder *h, size_t n, VfioHolder **ret) {
+        VfioHolder *c;
+
+        if (n == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        c = calloc(n, sizeof(VfioHolder));
+        if (!c)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                c[i] = (VfioHolder) { .group = h[i].group, .pid = h[i].pid };
+                if ((h[i].comm && !(c[i].comm = strdup(h[i].comm))) ||
+                    (h[i].vm_name && !(c[i].vm_name = strdup(h[i].vm_name)))) {
+                        vfio_holders_free(c, i + 1);
+                        return -ENOMEM;
+                }
+        }
+        *ret = c;
+        return 0;
+}
+
+bool vfio_holders_equal(const VfioHolder *a, size_t n_a, const VfioHolder *b, size_t n_b) {
+        if (n_a != n_b)
+                return false;
+        for (size_t i = 0; i < n_a; i++)
+                if (a[i].group != b[i].group || a[i].pid != b[i].pid || !streq_ptr(a[i].comm, b[i].comm) ||
+                    !streq_ptr(a[i].vm_name, b[i].vm_name))
+                        return false;
+        return true;
+}
+
 const VfioHolder *vfio_holders_find(const VfioHolder *h, size_t n, int group) {
         for (size_t i = 0; i < n; i++)
                 if (h[i].group == group)

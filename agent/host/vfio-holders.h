@@ -7,6 +7,7 @@
  * and maintenance mode all ask it. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -23,6 +24,8 @@ typedef struct VfioHolder {
  * *ret is NULL when there are none. */
 int vfio_holders_scan(const HostRoot *root, VfioHolder **ret, size_t *ret_n);
 void vfio_holders_free(VfioHolder *h, size_t n);
+int vfio_holders_copy(const VfioHolder *h, size_t n, VfioHolder **ret);
+bool vfio_holders_equal(const VfioHolder *a, size_t n_a, const VfioHolder *b, size_t n_b);
 
 /* The first holder of group in a sorted array, or NULL; the others follow it. */
 const VfioHolder *vfio_holders_find(const VfioHolder *h, size_t n, int group);
