@@ -10,6 +10,7 @@
 #include "basic/macro.h"
 #include "basic/parse-util.h"
 #include "basic/strv.h"
+#include "host/host-watch.h"
 #include "state/reboot.h"
 #include "web/server.h"
 
@@ -19,6 +20,9 @@ void agent_config_init(AgentConfig *c) {
                 .connection_limit = 256,
                 .per_ip_limit = 64,
                 .timeout_sec = 30,
+                .uevent_coalesce_msec = HOST_WATCH_COALESCE_MSEC,
+                .uevent_max_delay_msec = HOST_WATCH_MAX_DELAY_MSEC,
+                .consistency_sec = HOST_WATCH_CONSISTENCY_SEC,
         };
 }
 
@@ -32,6 +36,7 @@ void agent_config_done(AgentConfig *c) {
         free(c->tls_key);
         free(c->tls_client_ca);
         strv_free(c->tls_client_roles);
+        free(c->uevent_socket);
         *c = (AgentConfig) {};
 }
 
@@ -102,6 +107,14 @@ int agent_config_set(AgentConfig *c, const char *key, const char *value) {
                 return set_string(&c->tls_client_ca, value);
         if (streq(key, "tls_client_role"))
                 return strv_extend(&c->tls_client_roles, value);
+        if (streq(key, "uevent_socket"))
+                return set_string(&c->uevent_socket, value);
+        if (streq(key, "uevent_coalesce_msec"))
+                return set_unsigned(&c->uevent_coalesce_msec, value, 1, 10000);
+        if (streq(key, "uevent_max_delay_msec"))
+                return set_unsigned(&c->uevent_max_delay_msec, value, 1, 60000);
+        if (streq(key, "consistency_interval_sec"))
+                return set_unsigned(&c->consistency_sec, value, 0, 86400);
         return -EINVAL;
 }
 

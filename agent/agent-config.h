@@ -23,6 +23,11 @@ typedef struct AgentConfig {
         char *tls_key;           /* PEM: its private key */
         char *tls_client_ca;     /* PEM: CA(s) that sign client certificates */
         char **tls_client_roles; /* "<role> <subject DN>", repeatable key tls_client_role */
+
+        char *uevent_socket;     /* test hook: kernel-format uevents on a datagram socket */
+        unsigned uevent_coalesce_msec;
+        unsigned uevent_max_delay_msec;
+        unsigned consistency_sec; /* 0: no periodic consistency pass */
 } AgentConfig;
 
 void agent_config_init(AgentConfig *c);

@@ -22,6 +22,7 @@
 #include "basic/macro.h"
 #include "basic/strv.h"
 #include "host/host-state.h"
+#include "host/host-watch.h"
 #include "host/hostinfo.h"
 #include "host/vfio-bind.h"
 #include "kernel-cmdline/bootloader.h"
@@ -56,6 +57,7 @@ static void help(void) {
                "                            print it, and exit\n"
                "     --allow-plain-http     serve plain HTTP beyond loopback (test VMs only)\n"
                "     --reboot-method=M      logind (default) or direct (sync, reboot(2))\n"
+               "     --uevent-socket=PATH   also take kernel-format uevents on this datagram socket (tests)\n"
                "     --once                 scan, print the devices as GET /v1/devices would, and exit\n"
                "  -h --help                 show this help\n"
                "     --version              show the version\n",
@@ -64,7 +66,7 @@ static void help(void) {
 
 static int parse_argv(int argc, char *argv[], Options *o) {
         enum { ARG_LOG_LEVEL = 0x100, ARG_PCI_IDS, ARG_VERSION, ARG_ONCE, ARG_STATE_DIR, ARG_TOKENS,
-               ARG_NEW_TOKEN, ARG_ALLOW_PLAIN_HTTP, ARG_REBOOT_METHOD };
+               ARG_NEW_TOKEN, ARG_ALLOW_PLAIN_HTTP, ARG_REBOOT_METHOD, ARG_UEVENT_SOCKET };
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, 'l' },     { "root", required_argument, NULL, 'r' },
                 { "config", required_argument, NULL, 'c' },     { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
@@ -75,6 +77,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 { "new-token", required_argument, NULL, ARG_NEW_TOKEN },
                 { "allow-plain-http", no_argument, NULL, ARG_ALLOW_PLAIN_HTTP },
                 { "reboot-method", required_argument, NULL, ARG_REBOOT_METHOD },
+                { "uevent-socket", required_argument, NULL, ARG_UEVENT_SOCKET },
                 {},
         };
         int c;
@@ -94,6 +97,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 case ARG_NEW_TOKEN: o->new_token = optarg; break;
                 case ARG_ALLOW_PLAIN_HTTP: key = "allow_plain_http"; optarg = (char *) "yes"; break;
                 case ARG_REBOOT_METHOD: key = "reboot_method"; break;
+                case ARG_UEVENT_SOCKET: key = "uevent_socket"; break;
                 case 'h': help(); return 0;
                 case ARG_VERSION: printf("hostdevd %s\n", PACKAGE_VERSION); return 0;
                 default: return -EINVAL;
@@ -329,6 +333,7 @@ static int run(const AgentConfig *cfg, bool once) {
         _cleanup_(rebooter_done) Rebooter rebooter = {};
         _cleanup_(tls_credentials_done) TlsCredentials tls = {};
         _cleanup_(web_server_freep) WebServer *web = NULL;
+        _cleanup_(host_watch_freep) HostWatch *watch = NULL;
         AgentContext ctx = {};
         _cleanup_free_ char *error = NULL;
         sd_event *event = NULL;
@@ -388,12 +393,25 @@ static int run(const AgentConfig *cfg, bool once) {
                 sd_event_unref(event);
                 return r;
         }
-        log_info("Listening on %s (port %u).", cfg->listen, web_server_port(web));
+        r = host_watch_new(event, state, &(HostWatchConfig) { .uevent_socket = cfg->uevent_socket,
+                                                             .coalesce_msec = cfg->uevent_coalesce_msec,
+                                                             .max_delay_msec = cfg->uevent_max_delay_msec,
+                                                             .consistency_sec = cfg->consistency_sec }, &watch);
+        if (r < 0) {
+                web = web_server_free(web);
+                sd_event_unref(event);
+                return log_error_errno(r, "Cannot follow the host's devices: %m");
+        }
+        ctx.watch = watch;
+        log_info("Listening on %s (port %u); following the devices through %s%s.", cfg->listen,
+                 web_server_port(web), host_watch_stats(watch)->source,
+                 host_watch_stats(watch)->vfio_inotify ? " and inotify on the VFIO nodes" : "");
         sd_notifyf(0, "READY=1\nSTATUS=Serving %zu PCI functions on %s", state->inventory->n_devices, cfg->listen);
 
         r = sd_event_loop(event);
         sd_notify(0, "STOPPING=1");
         log_info("Shutting down.");
+        watch = host_watch_free(watch);
         web = web_server_free(web);
         rebooter_done(&rebooter);
         sd_event_unref(event);

@@ -8,7 +8,10 @@ libhost_a_SOURCES = \
 	agent/host/host-usage.c agent/host/host-usage.h \
 	agent/host/inventory.c agent/host/inventory.h agent/host/inventory-internal.h \
 	agent/host/inventory-refresh.c \
-	agent/host/inventory-diff.c agent/host/inventory-diff.h
+	agent/host/inventory-diff.c agent/host/inventory-diff.h \
+	agent/host/inventory-check.c agent/host/inventory-check.h \
+	agent/host/uevent.c agent/host/uevent.h \
+	agent/host/host-watch.c agent/host/host-watch.h
 libhost_a_SOURCES += \
 	agent/host/hostinfo.c agent/host/hostinfo.h \
 	agent/host/capability.c agent/host/capability.h

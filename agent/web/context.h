@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "host/host-state.h"
+#include "host/host-watch.h"
 #include "state/reboot.h"
 #include "state/store.h"
 
@@ -17,5 +18,6 @@ typedef struct AgentContext {
         Auth *auth;
         Rebooter *rebooter;
         sd_event *event;
+        HostWatch *watch;      /* NULL with --once */
         bool tls;              /* connections are TLS with verified client certificates */
 } AgentContext;

@@ -89,6 +89,22 @@ json_object *view_device(const Inventory *inv, const PciDevice *d) {
         return o;
 }
 
+/* [{"pid", "process", "vm"}]: who has the group's VFIO node open. */
+static json_object *view_group_holders(const Inventory *inv, int id) {
+        const VfioHolder *h = vfio_holders_find(inv->holders, inv->n_holders, id);
+        json_object *a = json_object_new_array();
+
+        for (; a && h && h < inv->holders + inv->n_holders && h->group == id; h++) {
+                json_object *o = json_object_new_object();
+                json_add_int(o, "iommu_group", h->group);
+                json_add_int(o, "pid", h->pid);
+                json_add_str(o, "process", h->comm);
+                json_add_str(o, "vm", h->vm_name);
+                json_object_array_add(a, o);
+        }
+        return a;
+}
+
 json_object *view_group(const Inventory *inv, const IommuGroup *g) {
         json_object *o = json_object_new_object(), *members = json_object_new_array();
 
@@ -118,6 +134,7 @@ json_object *view_group(const Inventory *inv, const IommuGroup *g) {
         json_add(o, "viable_reasons", view_reasons(&g->viable_reasons));
         json_add_bool(o, "assignable", g->assignable);
         json_add(o, "reasons", view_reasons(&g->reasons));
+        json_add(o, "in_use_by", view_group_holders(inv, g->id));
         return o;
 }
 
