@@ -58,10 +58,8 @@ int event_log_new(size_t capacity, EventLog **ret) {
 EventLog *event_log_free(EventLog *l) {
         if (!l)
                 return NULL;
-        for (size_t i = 0; i < l->capacity; i++) {
-                free(l->ring[i].type);
-                free(l->ring[i].data);
-        }
+        for (size_t i = 0; i < l->capacity; i++)
+                event_done(&l->ring[i]);
         free(l->ring);
         free(l->listeners);
         free(l);
@@ -115,14 +113,11 @@ static char *render(json_object *data, uint64_t now) {
         return s ? strdup(s) : NULL;
 }
 
-int event_log_publish(EventLog *l, const char *type, json_object *data) {
+int event_make(const char *type, json_object *data, Event *ret) {
         _cleanup_(json_putp) json_object *o = data;
         _cleanup_free_ char *t = NULL, *d = NULL;
         uint64_t now = now_realtime_usec();
-        Event *e;
 
-        if (!l)
-                return 0;
         if (!o && !(o = json_object_new_object()))
                 return -ENOMEM;
         if (!json_object_is_type(o, json_type_object))
@@ -131,11 +126,32 @@ int event_log_publish(EventLog *l, const char *type, json_object *data) {
         d = render(o, now);
         if (!t || !d)
                 return -ENOMEM;
+        *ret = (Event) { .type = TAKE_PTR(t), .data = TAKE_PTR(d), .time_usec = now };
+        return 0;
+}
 
-        e = slot(l, l->last_seq + 1);
+void event_done(Event *e) {
         free(e->type);
         free(e->data);
-        *e = (Event) { .seq = l->last_seq + 1, .type = TAKE_PTR(t), .data = TAKE_PTR(d), .time_usec = now };
+        *e = (Event) {};
+}
+
+int event_log_publish(EventLog *l, const char *type, json_object *data) {
+        Event *e;
+        Event n;
+        int r;
+
+        if (!l) {
+                json_object_put(data);
+                return 0;
+        }
+        r = event_make(type, data, &n);
+        if (r < 0)
+                return r;
+        e = slot(l, l->last_seq + 1);
+        event_done(e);
+        *e = n;
+        e->seq = l->last_seq + 1;
         snprintf(e->id, sizeof e->id, "%s-%" PRIu64, l->instance, e->seq);
         l->last_seq = e->seq;
 
@@ -164,9 +180,7 @@ void event_log_remove_listener(EventLog *l, EventListener cb, void *userdata) {
                 }
 }
 
-/* "<16 lower-case hex digits>-<seq>": the instance into ret_instance
- * (17 bytes), the seq into *ret_seq. */
-static int parse_id(const char *id, char *ret_instance, uint64_t *ret_seq) {
+int event_id_parse(const char *id, char *ret_instance, uint64_t *ret_seq) {
         const char *p = id + INSTANCE_DIGITS + 1;
         uint64_t seq = 0;
         size_t n;
@@ -184,9 +198,12 @@ static int parse_id(const char *id, char *ret_instance, uint64_t *ret_seq) {
                         return -EINVAL;
                 seq = seq * 10 + digit;
         }
-        memcpy(ret_instance, id, INSTANCE_DIGITS);
-        ret_instance[INSTANCE_DIGITS] = 0;
-        *ret_seq = seq;
+        if (ret_instance) {
+                memcpy(ret_instance, id, INSTANCE_DIGITS);
+                ret_instance[INSTANCE_DIGITS] = 0;
+        }
+        if (ret_seq)
+                *ret_seq = seq;
         return 0;
 }
 
@@ -195,7 +212,7 @@ int event_log_replay(const EventLog *l, const char *last_id, EventListener cb, v
         uint64_t seq;
         int r, n = 0;
 
-        r = parse_id(last_id, instance, &seq);
+        r = event_id_parse(last_id, instance, &seq);
         if (r < 0)
                 return r;
         if (!streq(instance, l->instance) || seq > l->last_seq)

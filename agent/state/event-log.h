@@ -38,9 +38,19 @@ uint64_t event_log_last_seq(const EventLog *l); /* 0 before the first event */
  * leaves the log as it was. l may be NULL (no-op, data freed). */
 int event_log_publish(EventLog *l, const char *type, json_object *data);
 
+/* An event the log does not keep (a stream's own hello or resync): seq 0,
+ * an empty id, data consumed (NULL: {}) with "time" added. Release it with
+ * event_done(). */
+int event_make(const char *type, json_object *data, Event *ret);
+void event_done(Event *e);
+
 /* Listeners must not add or remove listeners from within a callback. */
 int event_log_add_listener(EventLog *l, EventListener cb, void *userdata);
 void event_log_remove_listener(EventLog *l, EventListener cb, void *userdata);
+
+/* Splits "<instance>-<seq>" into its instance (17 bytes: 16 hex digits and
+ * the NUL) and seq; either may be NULL. -EINVAL when id is malformed. */
+int event_id_parse(const char *id, char *ret_instance, uint64_t *ret_seq);
 
 /* Calls cb for every event after last_id, oldest first; returns how many.
  * -ESTALE when the ring no longer holds the event right after last_id, or
