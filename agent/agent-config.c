@@ -19,6 +19,11 @@ void agent_config_init(AgentConfig *c) {
                 .connection_limit = 256,
                 .per_ip_limit = 64,
                 .timeout_sec = 30,
+                .events_ring_size = EVENTS_DEFAULT_RING_SIZE,
+                .events_heartbeat_sec = EVENTS_DEFAULT_HEARTBEAT_SEC,
+                .events_queue_bytes = EVENTS_DEFAULT_QUEUE_BYTES,
+                .events_per_client = EVENTS_DEFAULT_PER_CLIENT,
+                .events_max_streams = EVENTS_DEFAULT_MAX_STREAMS,
         };
 }
 
@@ -52,6 +57,20 @@ static int set_unsigned(unsigned *field, const char *value, unsigned min, unsign
                 return -EINVAL;
         *field = (unsigned) v;
         return 0;
+}
+
+static int set_events(AgentConfig *c, const char *key, const char *value) {
+        if (streq(key, "events_ring_size"))
+                return set_unsigned(&c->events_ring_size, value, 1, EVENT_LOG_MAX_CAPACITY);
+        if (streq(key, "events_heartbeat_sec"))
+                return set_unsigned(&c->events_heartbeat_sec, value, 1, 3600);
+        if (streq(key, "events_queue_bytes"))
+                return set_unsigned(&c->events_queue_bytes, value, 1024, 256 * 1024 * 1024);
+        if (streq(key, "events_per_client"))
+                return set_unsigned(&c->events_per_client, value, 1, 65536);
+        if (streq(key, "events_max_streams"))
+                return set_unsigned(&c->events_max_streams, value, 1, 65536);
+        return -EINVAL;
 }
 
 int agent_config_set(AgentConfig *c, const char *key, const char *value) {
@@ -102,7 +121,7 @@ int agent_config_set(AgentConfig *c, const char *key, const char *value) {
                 return set_string(&c->tls_client_ca, value);
         if (streq(key, "tls_client_role"))
                 return strv_extend(&c->tls_client_roles, value);
-        return -EINVAL;
+        return set_events(c, key, value);
 }
 
 static char *strip(char *s) {

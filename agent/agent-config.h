@@ -23,6 +23,12 @@ typedef struct AgentConfig {
         char *tls_key;           /* PEM: its private key */
         char *tls_client_ca;     /* PEM: CA(s) that sign client certificates */
         char **tls_client_roles; /* "<role> <subject DN>", repeatable key tls_client_role */
+
+        unsigned events_ring_size;     /* events kept for Last-Event-ID replay */
+        unsigned events_heartbeat_sec; /* a heartbeat comment on every stream this often */
+        unsigned events_queue_bytes;   /* unsent bytes one stream may hold before it is ended */
+        unsigned events_per_client;    /* streams one client address may hold */
+        unsigned events_max_streams;   /* streams in all */
 } AgentConfig;
 
 void agent_config_init(AgentConfig *c);
