@@ -23,6 +23,11 @@ void agent_config_init(AgentConfig *c) {
                 .uevent_coalesce_msec = HOST_WATCH_COALESCE_MSEC,
                 .uevent_max_delay_msec = HOST_WATCH_MAX_DELAY_MSEC,
                 .consistency_sec = HOST_WATCH_CONSISTENCY_SEC,
+                .events_ring_size = EVENTS_DEFAULT_RING_SIZE,
+                .events_heartbeat_sec = EVENTS_DEFAULT_HEARTBEAT_SEC,
+                .events_queue_bytes = EVENTS_DEFAULT_QUEUE_BYTES,
+                .events_per_client = EVENTS_DEFAULT_PER_CLIENT,
+                .events_max_streams = EVENTS_DEFAULT_MAX_STREAMS,
         };
 }
 
@@ -57,6 +62,20 @@ static int set_unsigned(unsigned *field, const char *value, unsigned min, unsign
                 return -EINVAL;
         *field = (unsigned) v;
         return 0;
+}
+
+static int set_events(AgentConfig *c, const char *key, const char *value) {
+        if (streq(key, "events_ring_size"))
+                return set_unsigned(&c->events_ring_size, value, 1, EVENT_LOG_MAX_CAPACITY);
+        if (streq(key, "events_heartbeat_sec"))
+                return set_unsigned(&c->events_heartbeat_sec, value, 1, 3600);
+        if (streq(key, "events_queue_bytes"))
+                return set_unsigned(&c->events_queue_bytes, value, 1024, 256 * 1024 * 1024);
+        if (streq(key, "events_per_client"))
+                return set_unsigned(&c->events_per_client, value, 1, 65536);
+        if (streq(key, "events_max_streams"))
+                return set_unsigned(&c->events_max_streams, value, 1, 65536);
+        return -EINVAL;
 }
 
 int agent_config_set(AgentConfig *c, const char *key, const char *value) {
@@ -115,7 +134,7 @@ int agent_config_set(AgentConfig *c, const char *key, const char *value) {
                 return set_unsigned(&c->uevent_max_delay_msec, value, 1, 60000);
         if (streq(key, "consistency_interval_sec"))
                 return set_unsigned(&c->consistency_sec, value, 0, 86400);
-        return -EINVAL;
+        return set_events(c, key, value);
 }
 
 static char *strip(char *s) {

@@ -28,6 +28,11 @@ typedef struct AgentConfig {
         unsigned uevent_coalesce_msec;
         unsigned uevent_max_delay_msec;
         unsigned consistency_sec; /* 0: no periodic consistency pass */
+        unsigned events_ring_size;     /* events kept for Last-Event-ID replay */
+        unsigned events_heartbeat_sec; /* a heartbeat comment on every stream this often */
+        unsigned events_queue_bytes;   /* unsent bytes one stream may hold before it is ended */
+        unsigned events_per_client;    /* streams one client address may hold */
+        unsigned events_max_streams;   /* streams in all */
 } AgentConfig;
 
 void agent_config_init(AgentConfig *c);

@@ -26,6 +26,7 @@
 #include "host/hostinfo.h"
 #include "host/vfio-bind.h"
 #include "kernel-cmdline/bootloader.h"
+#include "state/event-log.h"
 #include "state/reboot.h"
 #include "state/store.h"
 #include "web/auth.h"
@@ -250,14 +251,24 @@ static int load_tls(const AgentConfig *cfg, TlsCredentials *ret) {
         return 1;
 }
 
-/* The durable state, with reboot operations settled against this boot. */
-static int open_store(const AgentConfig *cfg, const HostState *state, Store **ret) {
+/* Every operation written, as GET /v1/operations/{id} shows it. */
+static void publish_operation(const Operation *op, void *userdata) {
+        json_object *o = view_operation(op);
+
+        if (!o || event_log_publish(userdata, "operation-changed", o) < 0)
+                log_warning("Cannot publish the change of operation %s: out of memory.", op->id);
+}
+
+/* The durable state, with reboot operations settled against this boot
+ * (and published: a stream that starts later replays them). */
+static int open_store(const AgentConfig *cfg, const HostState *state, EventLog *events, Store **ret) {
         _cleanup_(hostinfo_done) HostInfo info = {};
         int r;
 
         r = store_open(cfg->state_dir, ret);
         if (r < 0)
                 return log_error_errno(r, "Cannot use the state directory %s: %m", cfg->state_dir);
+        store_set_operation_hook(*ret, publish_operation, events);
         r = hostinfo_read(state->root, &info);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the host's identity: %m");
@@ -329,6 +340,7 @@ static int print_inventory(const HostState *state) {
 static int run(const AgentConfig *cfg, bool once) {
         _cleanup_(host_state_freep) HostState *state = NULL;
         _cleanup_(store_freep) Store *store = NULL;
+        _cleanup_(event_log_freep) EventLog *events = NULL;
         _cleanup_(auth_done) Auth auth = {};
         _cleanup_(rebooter_done) Rebooter rebooter = {};
         _cleanup_(tls_credentials_done) TlsCredentials tls = {};
@@ -356,7 +368,10 @@ static int run(const AgentConfig *cfg, bool once) {
         if (r < 0)
                 return r;
         use_tls = r > 0;
-        r = open_store(cfg, state, &store);
+        r = event_log_new(cfg->events_ring_size, &events);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the event log: %m");
+        r = open_store(cfg, state, events, &store);
         if (r < 0)
                 return r;
         cleanup_bootloader(state);
@@ -382,13 +397,20 @@ static int run(const AgentConfig *cfg, bool once) {
 
         rebooter = (Rebooter) { .event = event, .store = store, .method = cfg->reboot_method,
                                 .may_reboot_directly = hostroot_is_host(state->root) };
-        ctx = (AgentContext) { .host = state, .store = store, .auth = &auth, .rebooter = &rebooter, .event = event };
+        ctx = (AgentContext) { .host = state, .store = store, .auth = &auth, .rebooter = &rebooter, .event = event,
+                               .events = events };
         r = web_server_new(event, &ctx, &(WebServerConfig) { .listen = cfg->listen,
                                                             .connection_limit = cfg->connection_limit,
                                                             .per_ip_limit = cfg->per_ip_limit,
                                                             .timeout_sec = cfg->timeout_sec,
                                                             .allow_plain_http = cfg->allow_plain_http,
-                                                            .tls = use_tls ? &tls : NULL }, &web);
+                                                            .tls = use_tls ? &tls : NULL,
+                                                            .events = {
+                                                                .heartbeat_sec = cfg->events_heartbeat_sec,
+                                                                .queue_bytes = cfg->events_queue_bytes,
+                                                                .per_client = cfg->events_per_client,
+                                                                .max_streams = cfg->events_max_streams,
+                                                            } }, &web);
         if (r < 0) {
                 sd_event_unref(event);
                 return r;

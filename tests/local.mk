@@ -25,6 +25,12 @@ tests_unit_test_router_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JSONC_CFLAGS) $(SYS
 tests_unit_test_router_LDADD = $(WEB_UNIT_LDADD)
 TESTS += tests/unit/test-pci-addr tests/unit/test-basic tests/unit/test-router
 
+check_PROGRAMS += tests/unit/test-event-log
+tests_unit_test_event_log_SOURCES = tests/unit/test-event-log.c tests/unit/tap.h
+tests_unit_test_event_log_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_event_log_LDADD = libstate.a libbasic.a $(JSONC_LIBS)
+TESTS += tests/unit/test-event-log
+
 # Fault injection for the integration suite (LD_PRELOAD): an uninstrumented
 # shared object even in sanitizer builds, so it is built with its own flags.
 check_PROGRAMS += tests/mock/faultinject.so

@@ -477,7 +477,7 @@ int store_set_maintenance(Store *s, bool enabled, const char *reason, const char
         return 0;
 }
 
-int store_save_operation(Store *s, Operation *op) {
+static int write_operation(Store *s, const Operation *op) {
         _cleanup_free_ char *path = operation_path(s, op->id);
         json_object *o;
         int r;
@@ -488,6 +488,26 @@ int store_save_operation(Store *s, Operation *op) {
         r = o ? write_json(path, o) : -ENOMEM;
         json_object_put(o);
         return r;
+}
+
+static void operation_written(Store *s, const Operation *op) {
+        if (s->operation_hook)
+                s->operation_hook(op, s->operation_hook_userdata);
+}
+
+int store_save_operation(Store *s, Operation *op) {
+        int r;
+
+        r = write_operation(s, op);
+        if (r < 0)
+                return r;
+        operation_written(s, op);
+        return 0;
+}
+
+void store_set_operation_hook(Store *s, OperationHook cb, void *userdata) {
+        s->operation_hook = cb;
+        s->operation_hook_userdata = userdata;
 }
 
 /* Drops the oldest finished operations beyond the limit, files first. */
@@ -517,12 +537,13 @@ static void prune_operations(Store *s) {
 int store_add_operation(Store *s, Operation *op) {
         int r;
 
-        r = store_save_operation(s, op);
+        r = write_operation(s, op);
         if (r < 0)
                 return r;
         r = push_operation(s, op);
         if (r < 0)
                 return r;
+        operation_written(s, op);
         prune_operations(s);
         return 0;
 }

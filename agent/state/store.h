@@ -47,11 +47,15 @@ typedef struct Operation {
         int iommu_active;     /* after the reboot: groups exist; -1 before */
 } Operation;
 
+typedef void (*OperationHook)(const Operation *op, void *userdata);
+
 typedef struct Store {
         char *dir;
         Maintenance maintenance;
         Operation **operations; /* oldest first */
         size_t n_operations;
+        OperationHook operation_hook;
+        void *operation_hook_userdata;
 } Store;
 
 /* Creates the directory (0700) if needed, removes temporary files a crash
@@ -82,6 +86,10 @@ int store_add_operation(Store *s, Operation *op);
 /* Writes an operation that changed in memory. On failure the file keeps its
  * previous contents (and the caller should not trust the in-memory one). */
 int store_save_operation(Store *s, Operation *op);
+
+/* cb is called after every operation the store wrote: added, saved, or
+ * settled at reconcile (NULL: none). */
+void store_set_operation_hook(Store *s, OperationHook cb, void *userdata);
 
 Operation *store_find_operation(const Store *s, const char *id);
 /* The newest operation of this kind that is not done, or NULL. */

@@ -1,5 +1,5 @@
 /* What request handlers work with, owned by main(): the host model, the
- * durable state, who may do what, and the reboot machinery. */
+ * durable state, who may do what, the reboot machinery and the event log. */
 #pragma once
 
 #include <stdbool.h>
@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "host/host-state.h"
 #include "host/host-watch.h"
+#include "state/event-log.h"
 #include "state/reboot.h"
 #include "state/store.h"
 
@@ -17,6 +18,7 @@ typedef struct AgentContext {
         Store *store;          /* the state directory */
         Auth *auth;
         Rebooter *rebooter;
+        EventLog *events;      /* what changed, for GET /v1/events */
         sd_event *event;
         HostWatch *watch;      /* NULL with --once */
         bool tls;              /* connections are TLS with verified client certificates */

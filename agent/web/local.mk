@@ -12,6 +12,7 @@ libweb_a_SOURCES = \
 	agent/web/reply.c agent/web/reply.h \
 	agent/web/cache.c agent/web/cache.h \
 	agent/web/router.c agent/web/router.h \
+	agent/web/event-streams.c agent/web/event-streams.h \
 	agent/web/server.c agent/web/server.h \
 	agent/web/views.c agent/web/views.h \
 	agent/web/resources.h agent/web/routes.c \
@@ -21,6 +22,7 @@ libweb_a_SOURCES = \
 	agent/web/resource-iommu-groups.c \
 	agent/web/resource-inventory.c \
 	agent/web/resource-openapi.c \
+	agent/web/resource-events.c \
 	agent/web/resource-maintenance.c \
 	agent/web/resource-operations.c \
 	agent/web/kcmdline-state.c agent/web/kcmdline-state.h \

@@ -54,6 +54,10 @@ static const struct {
                                             "The preset does not apply to this host" },
         [PROBLEM_BOOTLOADER_WRITE_FAILED] = { "bootloader-write-failed", MHD_HTTP_INTERNAL_SERVER_ERROR,
                                               "Writing the bootloader files failed and was rolled back" },
+        [PROBLEM_TOO_MANY_STREAMS] = { "too-many-streams", MHD_HTTP_TOO_MANY_REQUESTS,
+                                       "This client has as many event streams open as it may" },
+        [PROBLEM_STREAMS_EXHAUSTED] = { "streams-exhausted", MHD_HTTP_SERVICE_UNAVAILABLE,
+                                        "The agent serves as many event streams as it may" },
 };
 
 unsigned problem_status(ProblemCode code) {

@@ -33,6 +33,8 @@ typedef enum ProblemCode {
         PROBLEM_KARG_CONFLICT,      /* an append conflicts with an argument there: nothing written */
         PROBLEM_PRESET_NOT_APPLICABLE, /* the preset does not apply to this host */
         PROBLEM_BOOTLOADER_WRITE_FAILED, /* writing or verifying failed; every file rolled back */
+        PROBLEM_TOO_MANY_STREAMS,   /* the client address holds events_per_client streams */
+        PROBLEM_STREAMS_EXHAUSTED,  /* the agent serves events_max_streams streams */
         _PROBLEM_MAX,
 } ProblemCode;
 

@@ -14,6 +14,7 @@
 #include "host/host-state.h"
 
 typedef struct RenderCache RenderCache;
+typedef struct EventStreams EventStreams;
 
 struct Request;
 
@@ -27,6 +28,7 @@ typedef struct Request {
         AgentContext *ctx;
         HostState *state;    /* ctx->host */
         RenderCache *cache;
+        EventStreams *streams; /* GET /v1/events */
         const char *method;  /* as received; HEAD is routed as GET */
         char *url;           /* the decoded path */
         bool is_head;

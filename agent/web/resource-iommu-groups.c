@@ -10,7 +10,7 @@
 #include "resources.h"
 #include "views.h"
 
-static json_object *build_all(const Inventory *inv) {
+json_object *view_group_list(const Inventory *inv) {
         json_object *o = json_object_new_object(), *a = json_object_new_array();
 
         if (!o || !a) {
@@ -34,7 +34,7 @@ static json_object *build_all(const Inventory *inv) {
 }
 
 enum MHD_Result get_iommu_groups(Request *r) {
-        return reply_cached(r, "iommu-groups", build_all);
+        return reply_cached(r, "iommu-groups", view_group_list);
 }
 
 /* A group id: decimal digits only, no sign, no leading zeros but "0". */

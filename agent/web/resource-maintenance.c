@@ -13,10 +13,11 @@
 #include "problem.h"
 #include "reply.h"
 #include "resources.h"
+#include "views.h"
 
 #define REASON_MAX 512
 
-static json_object *view_maintenance(const Maintenance *m) {
+json_object *view_maintenance(const Maintenance *m) {
         json_object *o = json_object_new_object();
 
         if (!o)
@@ -146,6 +147,9 @@ enum MHD_Result put_maintenance(Request *r) {
                 }
                 log_notice("Maintenance mode %s by %s%s%s.", enabled ? "entered" : "left", r->who,
                            reason && enabled ? ": " : "", reason && enabled ? reason : "");
+                o = view_maintenance(m);
+                if (!o || event_log_publish(r->ctx->events, "maintenance-changed", o) < 0)
+                        log_warning("Cannot publish the maintenance change: out of memory.");
         }
         o = view_maintenance(m);
         if (!o)

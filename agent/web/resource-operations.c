@@ -15,6 +15,7 @@
 #include "problem.h"
 #include "reply.h"
 #include "resources.h"
+#include "views.h"
 
 static json_object *view_result(const Operation *op) {
         json_object *o = json_object_new_object(), *a = json_object_new_array();
@@ -43,7 +44,7 @@ static json_object *view_result(const Operation *op) {
         return o;
 }
 
-static json_object *view_operation(const Operation *op) {
+json_object *view_operation(const Operation *op) {
         json_object *o = json_object_new_object();
         char self[64];
 

@@ -26,6 +26,7 @@ enum MHD_Result get_root(Request *r);
 enum MHD_Result get_kernel_cmdline(Request *r);
 enum MHD_Result patch_kernel_cmdline(Request *r);
 enum MHD_Result get_kernel_cmdline_presets(Request *r);
+enum MHD_Result get_events(Request *r);
 
 /* The kernel arguments the configured bootloader adds to what runs now
  * (NULL-terminated, NULL for none): what a reboot is expected to bring. */

@@ -15,6 +15,7 @@ typedef struct Route {
         RouteHandler handler;
         const char *const *query; /* accepted query parameters, NULL-terminated; NULL: none */
         Role role;                /* the least role allowed; ROLE_NONE (not declared) means admin */
+        bool event_stream;        /* serves text/event-stream, not JSON */
 } Route;
 
 typedef enum RouteResult {

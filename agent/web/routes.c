@@ -8,6 +8,7 @@ static const char *const device_filters[] = { "class", "vendor", "driver", "iomm
 #define READER .role = ROLE_READER
 #define OPERATOR .role = ROLE_OPERATOR
 #define ADMIN .role = ROLE_ADMIN
+#define EVENT_STREAM .event_stream = true
 
 const Route routes[] = {
         { "GET", "/", get_root, NULL, READER },
@@ -33,6 +34,7 @@ const Route routes[] = {
         { "PATCH", "/v1/kernel-cmdline", patch_kernel_cmdline, NULL, ADMIN },
         { "GET", "/v1/kernel-cmdline/presets", get_kernel_cmdline_presets, kcmdline_preset_query, READER },
         { "GET", "/v1/openapi.json", get_openapi, NULL, READER },
+        { "GET", "/v1/events", get_events, NULL, READER, EVENT_STREAM },
 };
 
 const size_t n_routes = sizeof(routes) / sizeof(routes[0]);

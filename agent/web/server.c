@@ -30,6 +30,7 @@ struct WebServer {
         sd_event_source *io, *timer;
         AgentContext *ctx;
         RenderCache *cache;
+        EventStreams *streams;
         unsigned port;
 };
 
@@ -128,11 +129,16 @@ static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const
         return MHD_NO;
 }
 
-/* application/json, application/(any), (any)/(any), any +json type, or no Accept header at all. */
-static bool accepts_json(const Request *r) {
+/* application/json, application/(any), (any)/(any), any +json type, or no Accept header at all;
+ * for an event stream text/event-stream, text/(any) or (any)/(any). */
+static bool acceptable(const Request *r, const Route *route) {
         const char *a = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 
-        return !a || strstr(a, "json") || strstr(a, "*/*") || strstr(a, "application/*");
+        if (!a || strstr(a, "*/*"))
+                return true;
+        if (route->event_stream)
+                return strstr(a, "text/event-stream") || strstr(a, "text/*");
+        return strstr(a, "json") || strstr(a, "application/*");
 }
 
 static bool is_mutating(const char *method) {
@@ -263,9 +269,12 @@ static enum MHD_Result dispatch(Request *r) {
                                      "%s %s needs the %s role; '%s' has %s", route->method, route->pattern,
                                      role_to_string(need), r->who, role_to_string(r->role));
 
-        if (!accepts_json(r))
-                return problem_reply(r, PROBLEM_NOT_ACCEPTABLE, (ProblemField) {},
-                                     "this API serves application/json and application/problem+json only");
+        if (!acceptable(r, route))
+                return problem_reply(r, PROBLEM_NOT_ACCEPTABLE, (ProblemField) {}, "%s",
+                                     route->event_stream ? "this resource serves text/event-stream (errors as "
+                                                           "application/problem+json)"
+                                                         : "this API serves application/json and "
+                                                           "application/problem+json only");
         q.route = route;
         MHD_get_connection_values(r->connection, MHD_GET_ARGUMENT_KIND, check_query_arg, &q);
         if (q.bad)
@@ -354,6 +363,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 r->ctx = s->ctx;
                 r->state = s->ctx->host;
                 r->cache = s->cache;
+                r->streams = s->streams;
                 r->method = method;
                 r->is_head = streq(method, "HEAD");
                 r->url = strdup(url);
@@ -460,6 +470,9 @@ int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cf
         s->cache = render_cache_new();
         if (!s->cache)
                 return -ENOMEM;
+        r = event_streams_new(event, ctx->events, &cfg->events, &s->streams);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up event streams: %m");
         r = parse_listen(cfg->listen, &sa, &sa_len);
         if (r < 0)
                 return log_error_errno(r, "Invalid listen address '%s': expected HOST:PORT or [IPV6]:PORT.", cfg->listen);
@@ -486,7 +499,8 @@ int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cf
                 return log_error_errno(EOPNOTSUPP, "This libmicrohttpd was built without TLS.");
 
         s->mhd = MHD_start_daemon(
-                MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+                MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                        (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
                         (cfg->tls ? MHD_USE_TLS : 0),
                 0, NULL, NULL, on_access, s,
                 MHD_OPTION_ARRAY, cfg->tls ? tls_options : &tls_options[ELEMENTSOF(tls_options) - 1],
@@ -522,13 +536,29 @@ int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cf
         return 0;
 }
 
+/* Streams end cleanly: each is resumed with the end of its reply queued,
+ * and the daemon runs until it has sent them (or a few rounds, for clients
+ * that do not read). No connection may be suspended when it stops. */
+static void end_streams(WebServer *s) {
+        event_streams_end_all(s->streams);
+        for (unsigned i = 0; i < 8 && event_streams_count(s->streams) > 0; i++)
+                if (MHD_run(s->mhd) != MHD_YES)
+                        break;
+        if (event_streams_count(s->streams) > 0)
+                log_debug("%zu event streams did not end cleanly: closing them.", event_streams_count(s->streams));
+}
+
 WebServer *web_server_free(WebServer *s) {
         if (!s)
                 return NULL;
         sd_event_source_disable_unref(s->io);
         sd_event_source_disable_unref(s->timer);
-        if (s->mhd)
+        if (s->mhd) {
+                if (s->streams)
+                        end_streams(s);
                 MHD_stop_daemon(s->mhd);
+        }
+        event_streams_free(s->streams);
         render_cache_free(s->cache);
         free(s);
         return NULL;

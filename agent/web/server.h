@@ -6,6 +6,7 @@
 #include <systemd/sd-event.h>
 
 #include "context.h"
+#include "event-streams.h"
 #include "tls.h"
 
 typedef struct WebServerConfig {
@@ -15,6 +16,7 @@ typedef struct WebServerConfig {
         unsigned timeout_sec;        /* idle connection timeout */
         bool allow_plain_http;       /* beyond loopback (else refused at start) */
         const TlsCredentials *tls;   /* mutual TLS; NULL: plain HTTP. Outlives the server */
+        EventStreamsConfig events;   /* GET /v1/events, following ctx->events */
 } WebServerConfig;
 
 #define WEB_DEFAULT_LISTEN "127.0.0.1:8427"

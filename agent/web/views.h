@@ -7,6 +7,7 @@
 #include "host/capability.h"
 #include "host/hostinfo.h"
 #include "host/inventory.h"
+#include "state/store.h"
 
 json_object *view_device(const Inventory *inv, const PciDevice *d);
 json_object *view_group(const Inventory *inv, const IommuGroup *g);
@@ -15,3 +16,9 @@ json_object *view_host(const HostInfo *h, const char *agent_version);
 json_object *view_reasons(const ReasonList *l);
 /* {"count": N, "devices": [...]}: GET /v1/devices without filters. */
 json_object *view_device_list(const Inventory *inv);
+/* GET /v1/iommu-groups. */
+json_object *view_group_list(const Inventory *inv);
+/* GET /v1/maintenance, and the maintenance-changed event. */
+json_object *view_maintenance(const Maintenance *m);
+/* GET /v1/operations/{id}, and the operation-changed event. */
+json_object *view_operation(const Operation *op);

@@ -1,0 +1,57 @@
+/* The open GET /v1/events streams: each one a bounded queue of formatted
+ * Server-Sent Events bytes that libmicrohttpd drains through a content
+ * reader, suspended while the queue is empty and resumed when an event
+ * (or the heartbeat) arrives. A consumer that falls behind by more than its
+ * queue is cut off, never waited for: it reconnects with Last-Event-ID. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+#include <systemd/sd-event.h>
+
+#include "state/event-log.h"
+
+typedef struct EventStreamsConfig {
+        unsigned heartbeat_sec;  /* a comment on every stream this often */
+        size_t queue_bytes;      /* unsent bytes one stream may hold */
+        unsigned per_client;     /* streams one client address may hold */
+        unsigned max_streams;    /* streams in all */
+} EventStreamsConfig;
+
+#define EVENTS_DEFAULT_HEARTBEAT_SEC 15
+#define EVENTS_DEFAULT_QUEUE_BYTES (1024 * 1024)
+#define EVENTS_DEFAULT_PER_CLIENT 4
+#define EVENTS_DEFAULT_MAX_STREAMS 64
+#define EVENTS_DEFAULT_RING_SIZE 1024
+#define EVENTS_RETRY_MS 3000     /* the reconnection delay suggested to clients */
+
+typedef struct EventStreams EventStreams;
+
+/* Follows log (which must outlive the set) and ticks the heartbeat on event. */
+int event_streams_new(sd_event *event, EventLog *log, const EventStreamsConfig *cfg, EventStreams **ret);
+/* Call after the HTTP daemon stopped: no stream is left by then. */
+EventStreams *event_streams_free(EventStreams *s);
+static inline void event_streams_freep(EventStreams **s) {
+        event_streams_free(*s);
+}
+
+EventLog *event_streams_log(const EventStreams *s);
+size_t event_streams_count(const EventStreams *s);
+
+/* -EUSERS when the client address holds its share of streams, -EBUSY when
+ * all streams are taken, 0 when one more may open. */
+int event_streams_admit(const EventStreams *s, const struct sockaddr *peer);
+
+/* A new stream on connection c, starting with hello (consumed; the
+ * event's data), then the events after last_id (NULL: none), or a resync
+ * when the log no longer has them. Returns the response to queue (the
+ * stream lives as long as it does); -EINVAL for a malformed last_id. */
+int event_streams_open(EventStreams *s, struct MHD_Connection *c, const char *last_id, json_object *hello,
+                       struct MHD_Response **ret);
+
+/* Ends every stream cleanly (SIGTERM): what is queued is sent, then the
+ * chunked reply ends. The HTTP daemon must run afterwards to send it. */
+void event_streams_end_all(EventStreams *s);
