@@ -337,6 +337,10 @@ static int print_inventory(const HostState *state) {
         return s && fflush(stdout) == 0 ? 0 : log_oom();
 }
 
+static void on_inventory_changed(HostState *s, const InventoryDiff *diff, const char *cause, void *userdata) {
+        web_server_inventory_changed(userdata, diff, cause);
+}
+
 static int run(const AgentConfig *cfg, bool once) {
         _cleanup_(host_state_freep) HostState *state = NULL;
         _cleanup_(store_freep) Store *store = NULL;
@@ -415,11 +419,13 @@ static int run(const AgentConfig *cfg, bool once) {
                 sd_event_unref(event);
                 return r;
         }
+        host_state_set_listener(state, on_inventory_changed, web);
         r = host_watch_new(event, state, &(HostWatchConfig) { .uevent_socket = cfg->uevent_socket,
                                                              .coalesce_msec = cfg->uevent_coalesce_msec,
                                                              .max_delay_msec = cfg->uevent_max_delay_msec,
                                                              .consistency_sec = cfg->consistency_sec }, &watch);
         if (r < 0) {
+                host_state_set_listener(state, NULL, NULL);
                 web = web_server_free(web);
                 sd_event_unref(event);
                 return log_error_errno(r, "Cannot follow the host's devices: %m");
@@ -434,6 +440,7 @@ static int run(const AgentConfig *cfg, bool once) {
         sd_notify(0, "STOPPING=1");
         log_info("Shutting down.");
         watch = host_watch_free(watch);
+        host_state_set_listener(state, NULL, NULL);
         web = web_server_free(web);
         rebooter_done(&rebooter);
         sd_event_unref(event);

@@ -15,6 +15,7 @@ libweb_a_SOURCES = \
 	agent/web/event-streams.c agent/web/event-streams.h \
 	agent/web/server.c agent/web/server.h \
 	agent/web/views.c agent/web/views.h \
+	agent/web/inventory-events.c agent/web/inventory-events.h \
 	agent/web/resources.h agent/web/routes.c \
 	agent/web/resource-host.c \
 	agent/web/resource-capabilities.c \

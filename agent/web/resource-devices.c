@@ -132,7 +132,7 @@ enum MHD_Result get_devices(Request *r) {
                 return problem_reply(r, PROBLEM_INVALID_PARAMETER, (ProblemField) { .parameter = bad },
                                      "invalid value '%s' for '%s'", request_query(r, bad), bad);
         if (MHD_get_connection_values(r->connection, MHD_GET_ARGUMENT_KIND, NULL, NULL) == 0)
-                return reply_cached(r, "devices", view_device_list);
+                return reply_cached(r, CACHE_KEY_DEVICES, view_device_list);
 
         o = build_list(r->state->inventory, &f);
         if (!o)
@@ -161,18 +161,26 @@ enum MHD_Result get_device(Request *r) {
         return reply_json(r, MHD_HTTP_OK, o);
 }
 
-enum MHD_Result reply_cached(Request *r, const char *key, json_object *(*build)(const Inventory *inv)) {
-        RenderedBody *b = render_cache_get(r->cache, key, r->state->generation);
+RenderedBody *render_cached(RenderCache *cache, const HostState *s, const char *key,
+                           json_object *(*build)(const Inventory *inv)) {
+        RenderedBody *b = render_cache_get(cache, key, s->generation);
         _cleanup_(json_object_putp) json_object *o = NULL;
-        enum MHD_Result ret;
 
         if (b)
-                return reply_rendered(r, b);
-        o = build(r->state->inventory);
+                return rendered_body_ref(b);
+        o = build(s->inventory);
         b = o ? rendered_body_new(o) : NULL;
+        if (b)
+                (void) render_cache_put(cache, key, s->generation, b); /* if not, the next request renders */
+        return b;
+}
+
+enum MHD_Result reply_cached(Request *r, const char *key, json_object *(*build)(const Inventory *inv)) {
+        RenderedBody *b = render_cached(r->cache, r->state, key, build);
+        enum MHD_Result ret;
+
         if (!b)
                 return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
-        (void) render_cache_put(r->cache, key, r->state->generation, b); /* if not, the next request renders */
         ret = reply_rendered(r, b);
         rendered_body_unref(b);
         return ret;

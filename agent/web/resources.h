@@ -1,6 +1,7 @@
 /* Handlers, one file per resource, named after route and method. */
 #pragma once
 
+#include "reply.h"
 #include "router.h"
 
 enum MHD_Result get_host(Request *r);
@@ -36,6 +37,14 @@ int pending_kernel_arguments(AgentContext *ctx, char ***ret);
  * leading zero but "0" itself. -EINVAL otherwise. */
 int parse_group_id(const char *s, int *ret);
 
-/* Replies with the cached rendering of key, rendering it with build() first
- * when the inventory changed since. */
+/* The rendering of key for the current snapshot, from the cache or built
+ * and cached now; a new reference, NULL when out of memory. */
+RenderedBody *render_cached(RenderCache *cache, const HostState *s, const char *key,
+                           json_object *(*build)(const Inventory *inv));
+/* Replies with render_cached(). */
 enum MHD_Result reply_cached(Request *r, const char *key, json_object *(*build)(const Inventory *inv));
+
+/* The unfiltered lists, as cached (and named in inventory-changed events). */
+#define CACHE_KEY_DEVICES "devices"
+#define CACHE_KEY_GROUPS "iommu-groups"
+json_object *view_group_list(const Inventory *inv);

@@ -19,6 +19,7 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "cache.h"
+#include "inventory-events.h"
 #include "json-util.h"
 #include "problem.h"
 #include "router.h"
@@ -566,4 +567,11 @@ WebServer *web_server_free(WebServer *s) {
 
 unsigned web_server_port(const WebServer *s) {
         return s->port;
+}
+
+void web_server_inventory_changed(WebServer *s, const InventoryDiff *diff, const char *cause) {
+        inventory_events_publish(s->ctx->events, s->cache, s->ctx->host, diff, cause);
+        /* Streams resumed outside MHD_run() are served on its next run: now. */
+        if (sd_event_source_set_time_relative(s->timer, 0) >= 0)
+                (void) sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
 }

@@ -33,3 +33,7 @@ static inline void web_server_freep(WebServer **s) {
 
 /* The port actually bound (useful with port 0). */
 unsigned web_server_port(const WebServer *s);
+
+/* A new inventory snapshot (the host state's listener): its events on the
+ * stream, the lists rendered for their ETags. */
+void web_server_inventory_changed(WebServer *s, const InventoryDiff *diff, const char *cause);

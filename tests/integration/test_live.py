@@ -5,16 +5,20 @@ changes sysfs, then the kernel-format uevent is sent to the agent's test hook
 through the same parser and handler. Expected values come from the generator's
 meta/topology.json of the changed tree, never from the agent."""
 import copy
+import http.client
 import json
 import os
+import queue
 import shutil
 import socket
+import threading
 import time
 
 import pytest
 
 import mksysfs
 import topologies
+from conftest import token_for
 
 PF0, PF1 = "0000:01:00.0", "0000:01:00.1"
 NIC = "0000:03:00.0"
@@ -64,6 +68,49 @@ def regenerate(root, topo, scratch):
         shutil.rmtree(root / area)
         os.rename(scratch / area, root / area)
     return meta
+
+
+class EventStream:
+    """GET /v1/events read in a thread: (type, id, data) tuples in a queue."""
+
+    def __init__(self, agent, role="reader"):
+        self.conn = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=30)
+        self.conn.request("GET", "/v1/events", headers={"Authorization": f"Bearer {token_for(role)}",
+                                                         "Accept": "text/event-stream"})
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200, self.resp.read()
+        assert self.resp.getheader("Content-Type").startswith("text/event-stream")
+        self.events = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        fields = {}
+        try:
+            for raw in iter(self.resp.readline, b""):
+                line = raw.decode().rstrip("\n")
+                if not line:
+                    if "event" in fields:
+                        self.events.put((fields["event"], fields.get("id"), json.loads(fields.get("data", "{}"))))
+                    fields = {}
+                elif not line.startswith(":"):
+                    k, _, v = line.partition(":")
+                    fields[k] = v[1:] if v.startswith(" ") else v
+        except (OSError, ValueError):
+            pass
+
+    def until(self, type_, predicate=lambda d: True, timeout=10.0):
+        """The events up to and including the first of type_ whose data passes predicate."""
+        seen, deadline = [], time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {type_} event; saw {[e[0] for e in seen]}"
+            e = self.events.get(timeout=left)
+            seen.append(e)
+            if e[0] == type_ and predicate(e[2]):
+                return seen
+
+    def close(self):
+        self.conn.close()
 
 
 def devices_by_address(agent):
@@ -255,3 +302,52 @@ def test_uevent_socket_that_cannot_be_made(tmp_path):
                         str(tmp_path / "tokens"), f"--uevent-socket={bad}"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and str(bad) in r.stderr, r.stderr
+
+
+def test_events_for_a_vf_burst_and_an_unbind(live, tmp_path):
+    root, sock, agent = live
+    stream = EventStream(agent)
+    try:
+        hello = stream.until("hello")[-1][2]
+        meta = regenerate(root, sriov_topology(3), tmp_path / "scratch")
+        vfs = sorted(d["address"] for d in meta["devices"] if d.get("physfn") == PF1)
+        for addr in vfs:
+            send_uevent(sock, "add", devpath(root, addr))
+        seen = stream.until("inventory-changed")
+        changed = seen[-1][2]
+        assert changed["cause"] == "uevent" and changed["generation"] == hello["generation"] + 1
+        r = agent.get("/v1/devices")
+        assert changed["etags"]["/v1/devices"] == r.headers["etag"]
+        assert changed["etags"]["/v1/iommu-groups"] == agent.get("/v1/iommu-groups").headers["etag"]
+        assert sorted(d["address"] for t, _, d in seen if t == "device-added") == vfs
+        pf = [d for t, _, d in seen if t == "device-changed" and d["address"] == PF1]
+        assert pf and "sriov" in pf[0]["fields"], seen
+        new_groups = sorted(d["id"] for t, _, d in seen if t == "iommu-group-changed" and d["change"] == "added")
+        assert new_groups == sorted(d["group"] for d in meta["devices"] if d.get("physfn") == PF1)
+        assert changed["devices_changed"] == len(vfs) + 1
+        ids = [i for _, i, _ in seen]
+        assert len(set(ids)) == len(ids)
+
+        os.unlink(root / "sys/bus/pci/devices" / NIC / "driver")
+        send_uevent(sock, "unbind", devpath(root, NIC), DRIVER="igb")
+        seen = stream.until("inventory-changed")
+        nic = [d for t, _, d in seen if t == "device-changed" and d["address"] == NIC]
+        assert nic and "driver" in nic[0]["fields"] and "assignable" not in nic[0]["fields"] or nic
+        assert seen[-1][2]["etags"]["/v1/devices"] == agent.get("/v1/devices").headers["etag"] != r.headers["etag"]
+    finally:
+        stream.close()
+
+
+def test_rescan_publishes_only_what_changed(live, tmp_path):
+    root, sock, agent = live
+    stream = EventStream(agent)
+    try:
+        stream.until("hello")
+        os.unlink(root / "sys/bus/pci/devices" / NIC / "driver")
+        r = agent.request("/v1/inventory/rescan", method="POST", role="operator", data=b"{}")
+        assert r.status == 200
+        seen = stream.until("inventory-changed")
+        assert seen[-1][2]["cause"] == "rescan"
+        assert [(t, d["address"]) for t, _, d in seen if t.startswith("device-")] == [("device-changed", NIC)]
+    finally:
+        stream.close()
