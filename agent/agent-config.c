@@ -19,6 +19,7 @@ void agent_config_init(AgentConfig *c) {
                 .connection_limit = 256,
                 .per_ip_limit = 64,
                 .timeout_sec = 30,
+                .reboot_timeout_sec = 600,
         };
 }
 
@@ -94,6 +95,8 @@ int agent_config_set(AgentConfig *c, const char *key, const char *value) {
                 c->reboot_method = m;
                 return 0;
         }
+        if (streq(key, "reboot_timeout_sec"))
+                return set_unsigned(&c->reboot_timeout_sec, value, 1, 86400);
         if (streq(key, "tls_certificate"))
                 return set_string(&c->tls_certificate, value);
         if (streq(key, "tls_key"))
