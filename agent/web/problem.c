@@ -54,6 +54,8 @@ static const struct {
                                             "The preset does not apply to this host" },
         [PROBLEM_BOOTLOADER_WRITE_FAILED] = { "bootloader-write-failed", MHD_HTTP_INTERNAL_SERVER_ERROR,
                                               "Writing the bootloader files failed and was rolled back" },
+        [PROBLEM_BOOT_ID_UNAVAILABLE] = { "boot-id-unavailable", MHD_HTTP_SERVICE_UNAVAILABLE,
+                                          "The boot id cannot be read" },
 };
 
 unsigned problem_status(ProblemCode code) {

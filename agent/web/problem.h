@@ -33,6 +33,7 @@ typedef enum ProblemCode {
         PROBLEM_KARG_CONFLICT,      /* an append conflicts with an argument there: nothing written */
         PROBLEM_PRESET_NOT_APPLICABLE, /* the preset does not apply to this host */
         PROBLEM_BOOTLOADER_WRITE_FAILED, /* writing or verifying failed; every file rolled back */
+        PROBLEM_BOOT_ID_UNAVAILABLE, /* a reboot could not be proven: the boot id cannot be read */
         _PROBLEM_MAX,
 } ProblemCode;
 
