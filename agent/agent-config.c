@@ -28,6 +28,7 @@ void agent_config_init(AgentConfig *c) {
                 .events_queue_bytes = EVENTS_DEFAULT_QUEUE_BYTES,
                 .events_per_client = EVENTS_DEFAULT_PER_CLIENT,
                 .events_max_streams = EVENTS_DEFAULT_MAX_STREAMS,
+                .reboot_timeout_sec = 600,
         };
 }
 
@@ -118,6 +119,8 @@ int agent_config_set(AgentConfig *c, const char *key, const char *value) {
                 c->reboot_method = m;
                 return 0;
         }
+        if (streq(key, "reboot_timeout_sec"))
+                return set_unsigned(&c->reboot_timeout_sec, value, 1, 86400);
         if (streq(key, "tls_certificate"))
                 return set_string(&c->tls_certificate, value);
         if (streq(key, "tls_key"))

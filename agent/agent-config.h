@@ -18,6 +18,7 @@ typedef struct AgentConfig {
         char *tokens;            /* NULL: etc/hostdevd/tokens under the root */
         bool allow_plain_http;   /* plain HTTP beyond loopback */
         int reboot_method;       /* RebootMethod */
+        unsigned reboot_timeout_sec; /* a reboot not done by then fails */
 
         char *tls_certificate;   /* PEM: the server's certificate chain */
         char *tls_key;           /* PEM: its private key */

@@ -400,7 +400,8 @@ static int run(const AgentConfig *cfg, bool once) {
         }
 
         rebooter = (Rebooter) { .event = event, .store = store, .method = cfg->reboot_method,
-                                .may_reboot_directly = hostroot_is_host(state->root) };
+                                .may_reboot_directly = hostroot_is_host(state->root),
+                                .timeout_usec = (uint64_t) cfg->reboot_timeout_sec * 1000000ULL };
         ctx = (AgentContext) { .host = state, .store = store, .auth = &auth, .rebooter = &rebooter, .event = event,
                                .events = events };
         r = web_server_new(event, &ctx, &(WebServerConfig) { .listen = cfg->listen,

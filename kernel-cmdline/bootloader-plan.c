@@ -440,6 +440,13 @@ static int apply_edit(Planner *p, const BootEdit *e) {
         r = check_spec(e);
         if (r < 0)
                 return set_error(p, r, e, errno_why(r));
+        if (e->type == BOOT_EDIT_APPEND || e->type == BOOT_EDIT_APPEND_IF_MISSING || e->type == BOOT_EDIT_REPLACE) {
+                _cleanup_free_ char *why = NULL;
+
+                r = bootloader_check_argument(p->b->kind, e->spec, &why);
+                if (r < 0)
+                        return set_error(p, why ? r : -ENOMEM, e, why ?: errno_why(-ENOMEM));
+        }
         if (e->type == BOOT_EDIT_APPEND || e->type == BOOT_EDIT_APPEND_IF_MISSING) {
                 r = find_conflicts(p, e, &conflict);
                 if (r < 0)

@@ -62,6 +62,15 @@ char *const *bootloader_files(const Bootloader *b);
  * (borrowed, may be NULL) says why. */
 bool bootloader_editable(const Bootloader *b, const char **ret_reason);
 
+/* Whether a backend of this kind can write arg (an edit spec) literally:
+ * -EINVAL with *ret_reason (a sentence naming the character; NULL when out
+ * of memory) for a control character, a double quote the kernel would split
+ * at, or a character of bootloader_refused_characters(kind) (bootloader-
+ * check.c says why each). bootloader_plan() checks every spec it writes. */
+int bootloader_check_argument(BootloaderKind kind, const char *arg, char **ret_reason);
+/* The printable characters refused for kind, beyond the common rule. */
+const char *bootloader_refused_characters(BootloaderKind kind);
+
 /* ---- Reading ---- */
 
 typedef struct BootEntry {

@@ -11,6 +11,7 @@ libkcmdline_a_SOURCES = \
 	kernel-cmdline/bootloader.c kernel-cmdline/bootloader.h \
 	kernel-cmdline/bootloader-internal.h \
 	kernel-cmdline/bootloader-util.c \
+	kernel-cmdline/bootloader-check.c \
 	kernel-cmdline/bootloader-shell.c kernel-cmdline/bootloader-shell.h \
 	kernel-cmdline/bootloader-grubenv.c \
 	kernel-cmdline/bootloader-bls.c \

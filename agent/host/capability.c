@@ -111,6 +111,11 @@ static int check_cpu(Eval *e) {
                                        "machine, enable nested virtualization on its host.");
 }
 
+/* Which IOMMU: the one the firmware describes, else the one the CPU's vendor pairs with. */
+static IommuKind likely_iommu(const Capabilities *c) {
+        return c->iommu != IOMMU_UNKNOWN ? c->iommu : c->cpu_iommu;
+}
+
 static int check_firmware(Eval *e) {
         static const struct {
                 const char *table;
@@ -123,6 +128,8 @@ static int check_firmware(Eval *e) {
         };
         int r;
 
+        e->caps->cpu_iommu = is_intel_cpu(e->host) ? IOMMU_INTEL
+                           : streq_ptr(e->host->cpu_vendor, "AuthenticAMD") ? IOMMU_AMD : IOMMU_UNKNOWN;
         for (size_t i = 0; i < ELEMENTSOF(tables); i++) {
                 _cleanup_free_ char *sub = NULL;
 
@@ -136,9 +143,6 @@ static int check_firmware(Eval *e) {
                                  tables[i].what, tables[i].table);
         }
 
-        e->caps->iommu = is_intel_cpu(e->host) ? IOMMU_INTEL
-                       : streq_ptr(e->host->cpu_vendor, "AuthenticAMD") ? IOMMU_AMD : IOMMU_UNKNOWN;
-        e->caps->iommu_source = e->caps->iommu != IOMMU_UNKNOWN ? "cpu-vendor" : NULL;
         r = add_check(e, "firmware-iommu", CHECK_FAIL,
                       "the firmware describes no IOMMU: no ACPI DMAR, IVRS or IORT table");
         return r < 0 ? r : set_hint(e, "Enable VT-d (Intel) or AMD-Vi / IOMMU (AMD) in the firmware setup, "
@@ -162,7 +166,7 @@ static int check_kernel_iommu(Eval *e) {
                 r = add_check(e, "kernel-iommu", CHECK_FAIL, "the kernel has not enabled an IOMMU (no entry in class/iommu)");
         if (r < 0)
                 return r;
-        return set_hint(e, e->caps->iommu == IOMMU_AMD
+        return set_hint(e, likely_iommu(e->caps) == IOMMU_AMD
                                    ? "AMD-Vi is on by default: remove amd_iommu=off or iommu=off from the kernel "
                                      "command line, and check the kernel log for AMD-Vi errors."
                                    : "Add the kernel arguments listed in kernel_arguments.add and reboot.");
@@ -227,7 +231,7 @@ static int check_irq_remapping(Eval *e) {
                 return add_check(e, "interrupt-remapping", CHECK_PASS, "interrupts are remapped (IR- interrupt chips)");
         if (!e->caps->iommu_active)
                 return add_check(e, "interrupt-remapping", CHECK_WARN, "unknown until the IOMMU is enabled");
-        if (e->caps->iommu == IOMMU_AMD)
+        if (likely_iommu(e->caps) == IOMMU_AMD)
                 return add_check(e, "interrupt-remapping", CHECK_PASS, "AMD-Vi remaps interrupts when enabled");
         if (unit) {
                 r = intel_ir_supported(e, unit);
@@ -322,7 +326,7 @@ static int compute_arguments(Eval *e) {
 
         if (cmdline_any_option(k, "iommu", "off") && strv_extend(&c->args_remove, "iommu=off") < 0)
                 return -ENOMEM;
-        if (c->iommu == IOMMU_INTEL) {
+        if (likely_iommu(c) == IOMMU_INTEL) {
                 if (cmdline_any_option(k, "intel_iommu", "off") && strv_extend(&c->args_remove, "intel_iommu=off") < 0)
                         return -ENOMEM;
                 /* Explicit even where CONFIG_INTEL_IOMMU_DEFAULT_ON: harmless, and
@@ -330,12 +334,12 @@ static int compute_arguments(Eval *e) {
                 if (!c->iommu_active && !last_option(k, "intel_iommu", "on") &&
                     strv_extend(&c->args_add, "intel_iommu=on") < 0)
                         return -ENOMEM;
-        } else if (c->iommu == IOMMU_AMD) {
+        } else if (likely_iommu(c) == IOMMU_AMD) {
                 if (cmdline_any_option(k, "amd_iommu", "off") && strv_extend(&c->args_remove, "amd_iommu=off") < 0)
                         return -ENOMEM;
         }
         /* iommu=pt is worth suggesting only where there is an IOMMU to configure. */
-        if (c->iommu_source && !streq(c->iommu_source, "cpu-vendor") && !last_option(k, "iommu", "pt") && !kcmdline_has(k, "iommu.passthrough", "1") &&
+        if (c->iommu_source && !last_option(k, "iommu", "pt") && !kcmdline_has(k, "iommu.passthrough", "1") &&
             strv_extend(&c->args_optional, "iommu=pt") < 0)
                 return -ENOMEM;
         return 0;
@@ -350,7 +354,7 @@ static int check_kernel_arguments(Eval *e) {
         if (r < 0)
                 return r;
         if (!c->args_add && !c->args_remove) {
-                if (c->iommu == IOMMU_AMD && !c->iommu_active)
+                if (likely_iommu(c) == IOMMU_AMD && !c->iommu_active)
                         return add_check(e, "kernel-arguments", CHECK_WARN, "AMD-Vi is on by default and no argument turns it "
                                          "off; amd_iommu=on is not a kernel option (6.1 rejects it as unknown)");
                 return add_check(e, "kernel-arguments", CHECK_PASS, "no kernel argument is missing%s",
@@ -380,7 +384,7 @@ static const char *decide_verdict(const Capabilities *c) {
                 return "no-cpu-support";
         if (c->iommu_active)
                 return vfio && vfio->status == CHECK_FAIL ? "vfio-unavailable" : "ready";
-        if (!c->iommu_source || streq(c->iommu_source, "cpu-vendor"))
+        if (!c->iommu_source)
                 return "disabled-in-firmware";
         return "needs-kernel-arguments";
 }

@@ -30,8 +30,10 @@ typedef enum IommuKind {
 typedef struct Capabilities {
         const char *verdict;     /* ready, needs-kernel-arguments, disabled-in-firmware,
                                   * no-cpu-support, vfio-unavailable */
-        IommuKind iommu;
-        const char *iommu_source; /* "DMAR", "IVRS", "IORT", "cpu-vendor" or NULL */
+        IommuKind iommu;          /* what the firmware describes; IOMMU_UNKNOWN: none */
+        const char *iommu_source; /* the ACPI table: "DMAR", "IVRS", "IORT", or NULL */
+        IommuKind cpu_iommu;      /* the IOMMU this CPU's vendor pairs with (Intel: VT-d,
+                                   * AMD: AMD-Vi), whatever the firmware says */
         bool iommu_active;
         unsigned n_groups;
         char **args_add;         /* kernel arguments to add */

@@ -1,4 +1,5 @@
 /* Reboot operations: see reboot.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/reboot.h>
@@ -39,6 +40,43 @@ static void settle(Rebooter *rb, Operation *op, OperationState state, const char
                 log_error_errno(r, "Cannot record the state of operation %s: %m", op->id);
 }
 
+#define REBOOT_TIMEOUT_DEFAULT_USEC (600ULL * 1000000ULL)
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Rebooter *rb = userdata;
+        Operation *op = rb->timer_op ? store_find_operation(rb->store, rb->timer_op) : NULL;
+        _cleanup_free_ char *why = NULL;
+
+        (void) s, (void) usec;
+        rb->timer = sd_event_source_disable_unref(rb->timer);
+        free(rb->timer_op);
+        rb->timer_op = NULL;
+        if (!op || op->state != OPERATION_RUNNING)
+                return 0;
+        if (asprintf(&why, "the reboot did not happen within %llu seconds of being asked for: it was "
+                     "inhibited, cancelled or is stuck; POST /v1/reboot again to retry",
+                     (unsigned long long) (rb->timeout_usec ?: REBOOT_TIMEOUT_DEFAULT_USEC) / 1000000ULL) < 0)
+                why = NULL;
+        log_error("Reboot operation %s failed: %s", op->id, why ?: "timed out");
+        settle(rb, op, OPERATION_FAILED, why ?: "the reboot did not happen in time");
+        return 0;
+}
+
+/* op has just become RUNNING: it fails if the machine is still up after the timeout. */
+static void arm_timeout(Rebooter *rb, const Operation *op) {
+        int r;
+
+        rb->timer = sd_event_source_disable_unref(rb->timer);
+        free(rb->timer_op);
+        rb->timer_op = strdup(op->id);
+        if (!rb->timer_op || !rb->event)
+                return;
+        r = sd_event_add_time_relative(rb->event, &rb->timer, CLOCK_MONOTONIC,
+                                       rb->timeout_usec ?: REBOOT_TIMEOUT_DEFAULT_USEC, 0, on_timeout, rb);
+        if (r < 0)
+                log_warning_errno(r, "Cannot arm the timeout of reboot operation %s: %m", op->id);
+}
+
 static void on_logind(int error, const char *message, void *userdata) {
         Rebooter *rb = userdata;
         Operation *op = rb->op;
@@ -53,6 +91,7 @@ static void on_logind(int error, const char *message, void *userdata) {
         }
         log_notice("Reboot operation %s: the host is rebooting (boot %s).", op->id, strempty(op->boot_id_before));
         settle(rb, op, OPERATION_RUNNING, NULL);
+        arm_timeout(rb, op);
 }
 
 void rebooter_start(Rebooter *rb, Operation *op) {
@@ -68,6 +107,7 @@ void rebooter_start(Rebooter *rb, Operation *op) {
                 }
                 /* Recorded before the machine goes: the next start settles it. */
                 settle(rb, op, OPERATION_RUNNING, NULL);
+                arm_timeout(rb, op);
                 log_notice("Reboot operation %s: rebooting directly (reboot_method=direct).", op->id);
                 sync();
                 if (reboot(RB_AUTOBOOT) < 0) {
@@ -91,6 +131,9 @@ void rebooter_start(Rebooter *rb, Operation *op) {
 void rebooter_done(Rebooter *rb) {
         rb->call = logind_call_free(rb->call);
         rb->op = NULL;
+        rb->timer = sd_event_source_disable_unref(rb->timer);
+        free(rb->timer_op);
+        rb->timer_op = NULL;
 }
 
 static bool argument_runs(const KCmdline *running, const char *argument) {
@@ -129,6 +172,13 @@ int reboot_reconcile(Store *store, const char *boot_id, const char *running_cmdl
                         free(op->error);
                         op->error = strdup("the agent stopped before it asked for the reboot");
                         log_warning("Reboot operation %s never started: marked failed.", op->id);
+                } else if (boot_id && op->boot_id_before) { /* RUNNING, and this is the same boot */
+                        op->state = OPERATION_FAILED;
+                        free(op->error);
+                        op->error = strdup("the agent restarted in the same boot: the reboot was inhibited, "
+                                           "cancelled or never happened");
+                        log_warning("Reboot operation %s: still boot %s, the reboot did not happen: marked failed.",
+                                    op->id, boot_id);
                 } else
                         continue;
                 op->updated_usec = now_usec;

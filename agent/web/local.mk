@@ -8,6 +8,7 @@ libweb_a_SOURCES = \
 	agent/web/tls.c agent/web/tls.h \
 	agent/web/audit.c agent/web/audit.h \
 	agent/web/json-util.c agent/web/json-util.h \
+	agent/web/json-body.c agent/web/json-body.h \
 	agent/web/problem.c agent/web/problem.h \
 	agent/web/reply.c agent/web/reply.h \
 	agent/web/cache.c agent/web/cache.h \

@@ -58,6 +58,8 @@ static const struct {
                                        "This client has as many event streams open as it may" },
         [PROBLEM_STREAMS_EXHAUSTED] = { "streams-exhausted", MHD_HTTP_SERVICE_UNAVAILABLE,
                                         "The agent serves as many event streams as it may" },
+        [PROBLEM_BOOT_ID_UNAVAILABLE] = { "boot-id-unavailable", MHD_HTTP_SERVICE_UNAVAILABLE,
+                                          "The boot id cannot be read" },
 };
 
 unsigned problem_status(ProblemCode code) {

@@ -35,6 +35,7 @@ typedef enum ProblemCode {
         PROBLEM_BOOTLOADER_WRITE_FAILED, /* writing or verifying failed; every file rolled back */
         PROBLEM_TOO_MANY_STREAMS,   /* the client address holds events_per_client streams */
         PROBLEM_STREAMS_EXHAUSTED,  /* the agent serves events_max_streams streams */
+        PROBLEM_BOOT_ID_UNAVAILABLE, /* a reboot could not be proven: the boot id cannot be read */
         _PROBLEM_MAX,
 } ProblemCode;
 

@@ -56,26 +56,13 @@ enum MHD_Result get_inventory(Request *r) {
         return reply_json(r, MHD_HTTP_OK, o);
 }
 
-/* A rescan takes no fields: an empty body, or an empty JSON object. Returns
- * true when the body is fine; otherwise queues a problem into *ret. */
+/* A rescan takes no fields: an empty body, or an empty JSON object (the
+ * server has already insisted on application/json for a POST). Returns true
+ * when the body is fine; otherwise queues a problem into *ret. */
 static bool check_empty_body(Request *r, enum MHD_Result *ret) {
-        const char *ct = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         _cleanup_(json_object_putp) json_object *body = NULL;
 
-        if (r->body_size == 0)
-                return true;
-        if (!ct || strncmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';')) {
-                *ret = problem_reply(r, PROBLEM_UNSUPPORTED_MEDIA_TYPE, (ProblemField) {},
-                                     "the body must be application/json");
-                return false;
-        }
-        body = json_tokener_parse(r->body);
-        if (!body || !json_object_is_type(body, json_type_object) || json_object_object_length(body) > 0) {
-                *ret = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "" },
-                                     "a rescan takes no fields: send no body or {}");
-                return false;
-        }
-        return true;
+        return r->body_size == 0 || request_json_body(r, NULL, &body, ret);
 }
 
 enum MHD_Result post_inventory_rescan(Request *r) {

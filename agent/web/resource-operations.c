@@ -105,6 +105,18 @@ static int record_expected_arguments(Request *r, Operation *op) {
         return k < 0 ? k : 0;
 }
 
+/* Without the boot id the next start could not tell a reboot from a restart. */
+static enum MHD_Result boot_id_unavailable(Request *r) {
+        _cleanup_free_ char *path = hostroot_path(r->state->root, AREA_PROC, "sys/kernel/random/boot_id");
+
+        if (!path)
+                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
+        return problem_reply(r, PROBLEM_BOOT_ID_UNAVAILABLE, (ProblemField) {},
+                             "cannot read the boot id from '%s' (missing, unreadable or empty), so the reboot "
+                             "could not be proven afterwards: not rebooting; make that file readable (procfs "
+                             "mounted under the root) and ask again", path);
+}
+
 enum MHD_Result post_reboot(Request *r) {
         _cleanup_(json_object_putp) json_object *body = NULL;
         _cleanup_(operation_freep) Operation *op = NULL;
@@ -126,9 +138,10 @@ enum MHD_Result post_reboot(Request *r) {
                                      "a reboot needs maintenance mode: PUT /v1/maintenance {\"enabled\": true} first");
 
         k = hostinfo_read(r->state->root, &info);
+        if (k == -ENOMEM)
+                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
         if (k < 0 || !info.boot_id)
-                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {},
-                                     "cannot read the boot id, so the reboot could not be proven: not rebooting");
+                return boot_id_unavailable(r);
         k = operation_new("reboot", r->who, now_realtime_usec(), &op);
         if (k >= 0 && !(op->boot_id_before = strdup(info.boot_id)))
                 k = -ENOMEM;

@@ -20,6 +20,7 @@
 #include "basic/macro.h"
 #include "cache.h"
 #include "inventory-events.h"
+#include "json-body.h"
 #include "json-util.h"
 #include "problem.h"
 #include "router.h"
@@ -296,29 +297,27 @@ static void audit(const Request *r) {
 
 bool request_json_body(Request *r, const char *const *fields, json_object **ret, enum MHD_Result *ret_mhd) {
         _cleanup_(json_object_putp) json_object *o = NULL;
-        json_tokener *tok;
+        _cleanup_free_ char *duplicate = NULL;
+        int k;
 
         if (r->body_size == 0)
                 o = json_object_new_object();
         else {
-                tok = json_tokener_new();
-                if (!tok) {
-                        *ret_mhd = MHD_NO;
+                k = json_body_parse(r->body, r->body_size, &o, &duplicate);
+                if (k == -ENOTUNIQ) {
+                        *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = duplicate },
+                                                 "the key '%s' appears twice: send each key once", duplicate);
                         return false;
                 }
-                o = json_tokener_parse_ex(tok, r->body, (int) r->body_size);
-                if (json_tokener_get_error(tok) != json_tokener_success ||
-                    strspn(r->body + json_tokener_get_parse_end(tok), " \t\r\n") !=
-                            r->body_size - json_tokener_get_parse_end(tok)) {
-                        json_object_put(o);
-                        o = NULL;
-                }
-                json_tokener_free(tok);
-                if (!o) {
+                if (k == -EBADMSG) {
                         *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "" },
                                                  "the body is not valid JSON");
                         return false;
                 }
+                if (k < 0)
+                        o = NULL;
+                else if (!o) /* the text "null" */
+                        o = json_object_new_array();
         }
         if (!o) {
                 *ret_mhd = MHD_NO;

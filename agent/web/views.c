@@ -162,6 +162,7 @@ json_object *view_capabilities(const Capabilities *c) {
         json_add_str(o, "verdict", c->verdict);
         json_add_str(o, "iommu", iommu_kind_to_string(c->iommu));
         json_add_str(o, "iommu_source", c->iommu_source);
+        json_add_str(o, "cpu_iommu_vendor", iommu_kind_to_string(c->cpu_iommu));
         json_add_bool(o, "iommu_active", c->iommu_active);
         json_add_int(o, "iommu_groups", c->n_groups);
         json_add(o, "kernel_arguments", args);

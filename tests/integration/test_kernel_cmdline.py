@@ -547,3 +547,45 @@ def test_kill_9_while_writing_leaves_old_or_new(tmp_path, start_agent):
         assert k["bootloader"]["kind"] == "bls" and k["configured"]["text"]
         has = "kvm_intel.nested=1" in k["configured"]["text"]
         assert has is (states == {"new"})
+
+
+# ---- Characters a backend cannot store literally ----
+
+COMMON_REFUSED = ["a\nb", "a\tb", "a\x01b", "a\x7fb", 'a"b', 'a="b"c', 'k"=v"']
+GRUB_REFUSED = "$\\';&|<>{}"
+REFUSED = {"bls": GRUB_REFUSED, "bls-grubenv": GRUB_REFUSED, "grub-debian": GRUB_REFUSED + "`",
+           "systemd-boot": "", "proxmox-boot-tool": "\\"}
+EDITABLE = sorted(c for c in KINDS if KINDS[c] != "ostree")
+
+
+@pytest.mark.parametrize("case", EDITABLE)
+def test_characters_a_backend_cannot_store_are_refused(tmp_path, start_agent, case):
+    root = make_root(tmp_path, case)
+    before = bootloader_files(root)
+    agent = start_agent(root)
+    maintenance(agent)
+    bad = COMMON_REFUSED + [f"x={c}(reboot)" for c in REFUSED[KINDS[case]]]
+    for arg in bad:
+        for body, pointer in (({"append": [arg]}, "/append/0"),
+                              ({"append": ["ok=1"], "append_if_missing": ["ok2", arg]}, "/append_if_missing/1"),
+                              ({"replace": [f"panic={arg}"]}, "/replace/0")):
+            r = patch(agent, body)
+            assert r.status == 400, (arg, r)
+            assert r.json()["code"] == "invalid-body" and r.json()["pointer"] == pointer, (arg, r.json())
+            assert bootloader_files(root) == before, arg
+    # What the backend stores literally passes (a dry run: nothing written either).
+    fine = [f"x{i}=a{c}b" for i, c in enumerate("$\\';&|<>{}`") if c not in REFUSED[KINDS[case]]] + ['k="a b"', '"j=a b"']
+    r = patch(agent, {"append": fine, "dry_run": True})
+    assert r.status == 200, r
+    assert bootloader_files(root) == before
+
+
+def test_the_example_from_the_issue(tmp_path, start_agent):
+    root = make_root(tmp_path, "rhel9-bls")
+    before = bootloader_files(root)
+    agent = start_agent(root)
+    maintenance(agent)
+    r = patch(agent, {"append": ["x=$(reboot)"]})
+    assert r.status == 400 and r.json()["pointer"] == "/append/0", r
+    assert "'$'" in r.json()["detail"] and "bls" in r.json()["detail"], r.json()
+    assert bootloader_files(root) == before

@@ -401,3 +401,63 @@ def test_operation_never_asked_is_failed_at_next_start(root, start_agent):
 def test_operation_ids(agent, op_id, status):
     r = agent.request(f"/v1/operations/{op_id}", role="reader")
     assert r.status == status, r
+
+
+def test_reboot_without_a_boot_id_is_503_and_records_nothing(root, start_agent, tmp_path):
+    agent = start_agent(root, env={"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path}/no-such-bus"})
+    put_maintenance(agent, {"enabled": True})
+    boot_id_file(root).unlink()
+    r = reboot(agent)
+    assert r.status == 503, r
+    body = r.json()
+    assert body["code"] == "boot-id-unavailable" and body["type"] == "urn:hostdevd:problem:boot-id-unavailable"
+    assert "proc/sys/kernel/random/boot_id" in body["detail"] and "not rebooting" in body["detail"]
+    assert agent.get_json("/v1/operations") == {"operations": []}
+    boot_id_file(root).write_text(str(uuid.uuid4()) + "\n")  # readable again: accepted
+    assert reboot(agent).status == 202
+
+
+@needs_dbus
+def test_reboot_still_running_when_the_agent_restarts_in_the_same_boot_fails(root, start_agent, logind):
+    """logind took the call, but the machine never went down (an inhibitor, a
+    cancelled shutdown): the agent starting again in the same boot says so."""
+    agent = start_agent(root, env=logind.env)
+    put_maintenance(agent, {"enabled": True})
+    op = wait_state(agent, reboot(agent).json()["id"], ("running", "failed"))
+    assert op["state"] == "running", op
+    assert agent.stop() == 0
+    agent.start()  # same boot id
+    failed = agent.get_json(f"/v1/operations/{op['id']}")
+    assert failed["state"] == "failed", failed
+    assert "restarted in the same boot" in failed["error"] and failed["boot_id_after"] is None
+    again = reboot(agent)
+    assert again.status == 202 and again.json()["id"] != op["id"]
+    assert wait_state(agent, again.json()["id"], ("running", "failed"))["state"] == "running"
+    assert len(logind.reboot_calls()) == 2, "the new operation asked logind again"
+
+
+@needs_dbus
+def test_reboot_that_does_not_happen_in_time_fails(root, start_agent, logind, tmp_path):
+    conf = tmp_path / "hostdevd.conf"
+    conf.write_text("reboot_timeout_sec = 1\n")
+    agent = start_agent(root, "--config", str(conf), env=logind.env)
+    put_maintenance(agent, {"enabled": True})
+    op_id = reboot(agent).json()["id"]
+    op = wait_state(agent, op_id, ("failed", "succeeded"), timeout=30)  # running first, then the timer
+    assert op["state"] == "failed" and "did not happen within 1 seconds" in op["error"], op
+    assert len(logind.reboot_calls()) == 1
+    again = reboot(agent)
+    assert again.status == 202 and again.json()["id"] != op_id
+    # the failure is durable
+    assert agent.stop() == 0
+    agent.start()
+    assert agent.get_json(f"/v1/operations/{op_id}")["state"] == "failed"
+
+
+def test_reboot_timeout_is_validated(root, tmp_path):
+    from conftest import BINARY
+    conf = tmp_path / "bad.conf"
+    conf.write_text("reboot_timeout_sec = 0\n")
+    r = subprocess.run([str(BINARY), "--root", str(root), "--config", str(conf)],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and f"{conf}:1" in r.stderr

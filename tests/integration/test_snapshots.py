@@ -142,6 +142,9 @@ def test_no_iommu_is_disabled_in_firmware(snap):
     assert caps["verdict"] == "disabled-in-firmware"
     checks = {c["id"]: c for c in caps["checks"]}
     assert checks["firmware-iommu"]["status"] == "fail" and checks["firmware-iommu"]["hint"]
+    # what is known: no IOMMU described; the CPU (AuthenticAMD in this snapshot) would pair with AMD-Vi
+    assert caps["iommu"] is None and caps["iommu_source"] is None
+    assert caps["cpu_iommu_vendor"] == "amd-vi"
     assert caps["kernel_arguments"] == {"add": [], "remove": [], "optional": []}  # nothing to tune
     for d in agent.get_json("/v1/devices")["devices"]:
         assert d["iommu_group"] is None

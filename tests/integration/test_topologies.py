@@ -165,8 +165,10 @@ def test_capability_verdict(tree):
     assert set(checks) == {"cpu-virtualization", "firmware-iommu", "kernel-iommu", "interrupt-remapping",
                            "vfio-pci", "acs-override", "kernel-arguments"}
     assert checks["acs-override"]["status"] == ("warn" if topo["iommu"].get("acs_override") else "pass")
-    assert caps["iommu_source"] == (topo["iommu"].get("acpi_table") or
-                                    ("cpu-vendor" if topo["cpu"]["vendor"] in ("intel", "amd") else None))
+    assert caps["iommu_source"] == topo["iommu"].get("acpi_table")
+    if caps["iommu_source"] is None:
+        assert caps["iommu"] is None, "no table, no IOMMU described: never a guess"
+    assert caps["cpu_iommu_vendor"] == {"intel": "intel-vt-d", "amd": "amd-vi"}.get(topo["cpu"]["vendor"])
     if topo["iommu"].get("vendor") == "amd":
         assert "amd_iommu=on" not in caps["kernel_arguments"]["add"]
     if expected_verdict(topo) == "needs-kernel-arguments" and topo["iommu"]["vendor"] == "intel":

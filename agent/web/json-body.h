@@ -1,0 +1,15 @@
+/* Request bodies as JSON: one strict parse for every route, refusing what
+ * json-c would quietly accept — text after the value, and an object naming
+ * the same key twice (json-c keeps the last one, so `{"enabled": true,
+ * "enabled": false}` would mean whatever came last). */
+#pragma once
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+/* Parses size bytes of text (need not be NUL-terminated). Returns 0 and the
+ * value; -EBADMSG when it is not one JSON value (whitespace around it
+ * allowed); -ENOTUNIQ when an object, at any depth, has a key twice, with
+ * the JSON pointer of the second one in *ret_pointer; -ENOMEM. */
+int json_body_parse(const char *text, size_t size, json_object **ret, char **ret_pointer);
