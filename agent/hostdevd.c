@@ -27,6 +27,7 @@
 #include "kernel-cmdline/bootloader.h"
 #include "state/reboot.h"
 #include "state/store.h"
+#include "state/worker.h"
 #include "web/auth.h"
 #include "web/server.h"
 #include "web/tls.h"
@@ -55,6 +56,8 @@ static void help(void) {
                "                            add a token (reader, operator, admin) to the tokens file,\n"
                "                            print it, and exit\n"
                "     --allow-plain-http     serve plain HTTP beyond loopback (test VMs only)\n"
+               "     --run-tools-in-root    run the bootloader's regeneration tool found under a root\n"
+               "                            that is not / (test trees with stand-in tools only)\n"
                "     --reboot-method=M      logind (default) or direct (sync, reboot(2))\n"
                "     --once                 scan, print the devices as GET /v1/devices would, and exit\n"
                "  -h --help                 show this help\n"
@@ -64,7 +67,7 @@ static void help(void) {
 
 static int parse_argv(int argc, char *argv[], Options *o) {
         enum { ARG_LOG_LEVEL = 0x100, ARG_PCI_IDS, ARG_VERSION, ARG_ONCE, ARG_STATE_DIR, ARG_TOKENS,
-               ARG_NEW_TOKEN, ARG_ALLOW_PLAIN_HTTP, ARG_REBOOT_METHOD };
+               ARG_NEW_TOKEN, ARG_ALLOW_PLAIN_HTTP, ARG_REBOOT_METHOD, ARG_RUN_TOOLS_IN_ROOT };
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, 'l' },     { "root", required_argument, NULL, 'r' },
                 { "config", required_argument, NULL, 'c' },     { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
@@ -75,6 +78,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 { "new-token", required_argument, NULL, ARG_NEW_TOKEN },
                 { "allow-plain-http", no_argument, NULL, ARG_ALLOW_PLAIN_HTTP },
                 { "reboot-method", required_argument, NULL, ARG_REBOOT_METHOD },
+                { "run-tools-in-root", no_argument, NULL, ARG_RUN_TOOLS_IN_ROOT },
                 {},
         };
         int c;
@@ -94,6 +98,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 case ARG_NEW_TOKEN: o->new_token = optarg; break;
                 case ARG_ALLOW_PLAIN_HTTP: key = "allow_plain_http"; optarg = (char *) "yes"; break;
                 case ARG_REBOOT_METHOD: key = "reboot_method"; break;
+                case ARG_RUN_TOOLS_IN_ROOT: key = "run_tools_in_root"; optarg = (char *) "yes"; break;
                 case 'h': help(); return 0;
                 case ARG_VERSION: printf("hostdevd %s\n", PACKAGE_VERSION); return 0;
                 default: return -EINVAL;
@@ -247,6 +252,33 @@ static int load_tls(const AgentConfig *cfg, TlsCredentials *ret) {
 }
 
 /* The durable state, with reboot operations settled against this boot. */
+/* Operations whose work a previous run of the agent did not finish: they
+ * failed, and what they left is settled by what runs before the server. */
+static int fail_interrupted(Store *store) {
+        static const struct {
+                const char *kind, *reason;
+        } t[] = {
+                { "kernel-cmdline", "the agent stopped while the kernel command line was being changed; at the next "
+                                    "start an interrupted write of the bootloader files was rolled back to what they "
+                                    "were (GET /v1/kernel-cmdline shows them): send the change again" },
+                { "bind", "the agent stopped while the group was being bound to vfio-pci; at the next start the "
+                          "recorded bindings were applied again, so the group converges to what is recorded "
+                          "(GET /v1/devices/{address}/driver shows it): send the request again if needed" },
+                { "release", "the agent stopped while the group was being given back to its drivers; at the next "
+                             "start the recorded bindings were applied again (GET /v1/devices/{address}/driver "
+                             "shows where the group is): send the release again" },
+        };
+        uint64_t now = now_realtime_usec();
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                r = store_fail_interrupted(store, t[i].kind, t[i].reason, now);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot record the interrupted %s operations: %m", t[i].kind);
+        }
+        return 0;
+}
+
 static int open_store(const AgentConfig *cfg, const HostState *state, Store **ret) {
         _cleanup_(hostinfo_done) HostInfo info = {};
         int r;
@@ -258,6 +290,9 @@ static int open_store(const AgentConfig *cfg, const HostState *state, Store **re
         if (r < 0)
                 return log_error_errno(r, "Cannot read the host's identity: %m");
         r = reboot_reconcile(*ret, info.boot_id, info.cmdline, state->inventory->iommu_active, now_realtime_usec());
+        if (r < 0)
+                return r;
+        r = fail_interrupted(*ret);
         if (r < 0)
                 return r;
         log_info("State in %s: host %s.", cfg->state_dir, (*ret)->maintenance.enabled ? "in maintenance" : "active");
@@ -329,6 +364,7 @@ static int run(const AgentConfig *cfg, bool once) {
         _cleanup_(rebooter_done) Rebooter rebooter = {};
         _cleanup_(tls_credentials_done) TlsCredentials tls = {};
         _cleanup_(web_server_freep) WebServer *web = NULL;
+        _cleanup_(worker_freep) Worker *worker = NULL;
         AgentContext ctx = {};
         _cleanup_free_ char *error = NULL;
         sd_event *event = NULL;
@@ -377,7 +413,13 @@ static int run(const AgentConfig *cfg, bool once) {
 
         rebooter = (Rebooter) { .event = event, .store = store, .method = cfg->reboot_method,
                                 .may_reboot_directly = hostroot_is_host(state->root) };
-        ctx = (AgentContext) { .host = state, .store = store, .auth = &auth, .rebooter = &rebooter, .event = event };
+        r = worker_new(event, &worker);
+        if (r < 0) {
+                sd_event_unref(event);
+                return log_error_errno(r, "Failed to set up the worker: %m");
+        }
+        ctx = (AgentContext) { .host = state, .store = store, .auth = &auth, .rebooter = &rebooter, .event = event,
+                               .worker = worker, .run_tools_in_root = cfg->run_tools_in_root };
         r = web_server_new(event, &ctx, &(WebServerConfig) { .listen = cfg->listen,
                                                             .connection_limit = cfg->connection_limit,
                                                             .per_ip_limit = cfg->per_ip_limit,
@@ -395,6 +437,7 @@ static int run(const AgentConfig *cfg, bool once) {
         sd_notify(0, "STOPPING=1");
         log_info("Shutting down.");
         web = web_server_free(web);
+        worker = worker_free(worker); /* a job under way ends first, and is recorded */
         rebooter_done(&rebooter);
         sd_event_unref(event);
         return r < 0 ? log_error_errno(r, "Event loop failed: %m") : 0;

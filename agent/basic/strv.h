@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Iterates s over the strings of l (NULL: none). */
+#define STRV_FOREACH(s, l) for (char **s = (l); s && *s; s++)
+
 size_t strv_length(char *const *l);
 /* Appends a copy of value; on failure *l is unchanged. */
 int strv_extend(char ***l, const char *value);
@@ -19,3 +22,5 @@ bool strv_contains(char *const *l, const char *value);
 /* Splits s at any of the separator characters, dropping empty fields. */
 int strv_split(const char *s, const char *separators, char ***ret);
 void strv_sort(char **l);
+/* "a b c" with sep between; NULL for an empty list or when out of memory. */
+char *strv_join(char *const *l, const char *sep);

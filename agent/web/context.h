@@ -1,5 +1,5 @@
 /* What request handlers work with, owned by main(): the host model, the
- * durable state, who may do what, and the reboot machinery. */
+ * durable state, who may do what, the reboot machinery and the worker. */
 #pragma once
 
 #include <stdbool.h>
@@ -10,12 +10,15 @@
 #include "host/host-state.h"
 #include "state/reboot.h"
 #include "state/store.h"
+#include "state/worker.h"
 
 typedef struct AgentContext {
         HostState *host;
         Store *store;          /* the state directory */
         Auth *auth;
         Rebooter *rebooter;
+        Worker *worker;        /* runs the long changes off the loop, one at a time */
         sd_event *event;
         bool tls;              /* connections are TLS with verified client certificates */
+        bool run_tools_in_root; /* the bootloader's regeneration tool also under a test root */
 } AgentContext;

@@ -33,6 +33,7 @@ typedef enum ProblemCode {
         PROBLEM_KARG_CONFLICT,      /* an append conflicts with an argument there: nothing written */
         PROBLEM_PRESET_NOT_APPLICABLE, /* the preset does not apply to this host */
         PROBLEM_BOOTLOADER_WRITE_FAILED, /* writing or verifying failed; every file rolled back */
+        PROBLEM_OPERATION_IN_PROGRESS, /* another change operation is not done yet */
         _PROBLEM_MAX,
 } ProblemCode;
 
@@ -49,6 +50,12 @@ enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, 
  * object (extra is consumed; NULL for none). */
 enum MHD_Result problem_reply_extra(Request *r, ProblemCode code, ProblemField field, json_object *extra,
                                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The problem object alone, for an operation that failed after its 202:
+ * instance is the request path that started it; extra as above. NULL when
+ * out of memory. */
+json_object *problem_new(ProblemCode code, const char *instance, json_object *extra, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 unsigned problem_status(ProblemCode code);
 const char *problem_code_to_string(ProblemCode code);
