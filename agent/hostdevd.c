@@ -258,15 +258,18 @@ static int fail_interrupted(Store *store) {
         static const struct {
                 const char *kind, *reason;
         } t[] = {
-                { "kernel-cmdline", "the agent stopped while the kernel command line was being changed; at the next "
-                                    "start an interrupted write of the bootloader files was rolled back to what they "
-                                    "were (GET /v1/kernel-cmdline shows them): send the change again" },
-                { "bind", "the agent stopped while the group was being bound to vfio-pci; at the next start the "
-                          "recorded bindings were applied again, so the group converges to what is recorded "
-                          "(GET /v1/devices/{address}/driver shows it): send the request again if needed" },
-                { "release", "the agent stopped while the group was being given back to its drivers; at the next "
-                             "start the recorded bindings were applied again (GET /v1/devices/{address}/driver "
-                             "shows where the group is): send the release again" },
+                { "kernel-cmdline", "the agent stopped while the kernel command line was being changed; a write of "
+                                    "the bootloader files it interrupted was rolled back at this start (a finished "
+                                    "write stands, but the regeneration tool may not have run to its end): GET "
+                                    "/v1/kernel-cmdline shows what the files say; send the change again" },
+                { "bind", "the agent stopped while the group was being bound to vfio-pci; the binding record written "
+                          "before the first change was kept, and the recorded bindings were applied again at start "
+                          "(one of this boot stands as it is): GET /v1/devices/{address}/driver shows each device's "
+                          "driver; PUT again to finish binding the group, or DELETE to give it back" },
+                { "release", "the agent stopped while the group was being given back to its drivers; the binding "
+                             "record stays until a release finishes, and the recorded bindings were applied again "
+                             "at start: GET /v1/devices/{address}/driver shows each device's driver; DELETE again "
+                             "to finish" },
         };
         uint64_t now = now_realtime_usec();
         int r;

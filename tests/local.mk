@@ -50,6 +50,7 @@ EXTRA_DIST += \
 	tests/integration/test_passthrough.py \
 	tests/integration/test_binding.py \
 	tests/integration/test_kernel_cmdline.py \
+	tests/integration/test_operations.py \
 	tests/bench/bench.py \
 	tests/data/sysfs/README.md \
 	tests/data/sysfs/intel-gpu-like.tar.gz \
