@@ -79,6 +79,16 @@ static int set_events(AgentConfig *c, const char *key, const char *value) {
         return -EINVAL;
 }
 
+static int set_bool(bool *b, const char *value) {
+        if (streq(value, "yes") || streq(value, "true"))
+                *b = true;
+        else if (streq(value, "no") || streq(value, "false"))
+                *b = false;
+        else
+                return -EINVAL;
+        return 0;
+}
+
 int agent_config_set(AgentConfig *c, const char *key, const char *value) {
         if (streq(key, "listen"))
                 return set_string(&c->listen, value);
@@ -103,15 +113,10 @@ int agent_config_set(AgentConfig *c, const char *key, const char *value) {
                 return set_string(&c->state_dir, value);
         if (streq(key, "tokens"))
                 return set_string(&c->tokens, value);
-        if (streq(key, "allow_plain_http")) {
-                if (streq(value, "yes") || streq(value, "true"))
-                        c->allow_plain_http = true;
-                else if (streq(value, "no") || streq(value, "false"))
-                        c->allow_plain_http = false;
-                else
-                        return -EINVAL;
-                return 0;
-        }
+        if (streq(key, "allow_plain_http"))
+                return set_bool(&c->allow_plain_http, value);
+        if (streq(key, "run_tools_in_root"))
+                return set_bool(&c->run_tools_in_root, value);
         if (streq(key, "reboot_method")) {
                 int m = reboot_method_from_string(value);
                 if (m < 0)

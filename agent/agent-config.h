@@ -17,6 +17,7 @@ typedef struct AgentConfig {
         char *state_dir;         /* NULL: var/lib/hostdevd under the root */
         char *tokens;            /* NULL: etc/hostdevd/tokens under the root */
         bool allow_plain_http;   /* plain HTTP beyond loopback */
+        bool run_tools_in_root;  /* the regeneration tool under a --root that is not / (test trees' stand-ins) */
         int reboot_method;       /* RebootMethod */
         unsigned reboot_timeout_sec; /* a reboot not done by then fails */
 

@@ -29,6 +29,7 @@
 #include "state/event-log.h"
 #include "state/reboot.h"
 #include "state/store.h"
+#include "state/worker.h"
 #include "web/auth.h"
 #include "web/server.h"
 #include "web/tls.h"
@@ -57,6 +58,8 @@ static void help(void) {
                "                            add a token (reader, operator, admin) to the tokens file,\n"
                "                            print it, and exit\n"
                "     --allow-plain-http     serve plain HTTP beyond loopback (test VMs only)\n"
+               "     --run-tools-in-root    run the bootloader's regeneration tool found under a root\n"
+               "                            that is not / (test trees with stand-in tools only)\n"
                "     --reboot-method=M      logind (default) or direct (sync, reboot(2))\n"
                "     --uevent-socket=PATH   also take kernel-format uevents on this datagram socket (tests)\n"
                "     --once                 scan, print the devices as GET /v1/devices would, and exit\n"
@@ -67,7 +70,7 @@ static void help(void) {
 
 static int parse_argv(int argc, char *argv[], Options *o) {
         enum { ARG_LOG_LEVEL = 0x100, ARG_PCI_IDS, ARG_VERSION, ARG_ONCE, ARG_STATE_DIR, ARG_TOKENS,
-               ARG_NEW_TOKEN, ARG_ALLOW_PLAIN_HTTP, ARG_REBOOT_METHOD, ARG_UEVENT_SOCKET };
+               ARG_NEW_TOKEN, ARG_ALLOW_PLAIN_HTTP, ARG_REBOOT_METHOD, ARG_UEVENT_SOCKET, ARG_RUN_TOOLS_IN_ROOT };
         static const struct option opts[] = {
                 { "listen", required_argument, NULL, 'l' },     { "root", required_argument, NULL, 'r' },
                 { "config", required_argument, NULL, 'c' },     { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
@@ -79,6 +82,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 { "allow-plain-http", no_argument, NULL, ARG_ALLOW_PLAIN_HTTP },
                 { "reboot-method", required_argument, NULL, ARG_REBOOT_METHOD },
                 { "uevent-socket", required_argument, NULL, ARG_UEVENT_SOCKET },
+                { "run-tools-in-root", no_argument, NULL, ARG_RUN_TOOLS_IN_ROOT },
                 {},
         };
         int c;
@@ -99,6 +103,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 case ARG_ALLOW_PLAIN_HTTP: key = "allow_plain_http"; optarg = (char *) "yes"; break;
                 case ARG_REBOOT_METHOD: key = "reboot_method"; break;
                 case ARG_UEVENT_SOCKET: key = "uevent_socket"; break;
+                case ARG_RUN_TOOLS_IN_ROOT: key = "run_tools_in_root"; optarg = (char *) "yes"; break;
                 case 'h': help(); return 0;
                 case ARG_VERSION: printf("hostdevd %s\n", PACKAGE_VERSION); return 0;
                 default: return -EINVAL;
@@ -259,6 +264,36 @@ static void publish_operation(const Operation *op, void *userdata) {
                 log_warning("Cannot publish the change of operation %s: out of memory.", op->id);
 }
 
+/* Operations whose work a previous run of the agent did not finish: they
+ * failed, and what they left is settled by what runs before the server. */
+static int fail_interrupted(Store *store) {
+        static const struct {
+                const char *kind, *reason;
+        } t[] = {
+                { "kernel-cmdline", "the agent stopped while the kernel command line was being changed; a write of "
+                                    "the bootloader files it interrupted was rolled back at this start (a finished "
+                                    "write stands, but the regeneration tool may not have run to its end): GET "
+                                    "/v1/kernel-cmdline shows what the files say; send the change again" },
+                { "bind", "the agent stopped while the group was being bound to vfio-pci; the binding record written "
+                          "before the first change was kept, and the recorded bindings were applied again at start "
+                          "(one of this boot stands as it is): GET /v1/devices/{address}/driver shows each device's "
+                          "driver; PUT again to finish binding the group, or DELETE to give it back" },
+                { "release", "the agent stopped while the group was being given back to its drivers; the binding "
+                             "record stays until a release finishes, and the recorded bindings were applied again "
+                             "at start: GET /v1/devices/{address}/driver shows each device's driver; DELETE again "
+                             "to finish" },
+        };
+        uint64_t now = now_realtime_usec();
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                r = store_fail_interrupted(store, t[i].kind, t[i].reason, now);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot record the interrupted %s operations: %m", t[i].kind);
+        }
+        return 0;
+}
+
 /* The durable state, with reboot operations settled against this boot
  * (and published: a stream that starts later replays them). */
 static int open_store(const AgentConfig *cfg, const HostState *state, EventLog *events, Store **ret) {
@@ -273,6 +308,9 @@ static int open_store(const AgentConfig *cfg, const HostState *state, EventLog *
         if (r < 0)
                 return log_error_errno(r, "Cannot read the host's identity: %m");
         r = reboot_reconcile(*ret, info.boot_id, info.cmdline, state->inventory->iommu_active, now_realtime_usec());
+        if (r < 0)
+                return r;
+        r = fail_interrupted(*ret);
         if (r < 0)
                 return r;
         log_info("State in %s: host %s.", cfg->state_dir, (*ret)->maintenance.enabled ? "in maintenance" : "active");
@@ -350,6 +388,7 @@ static int run(const AgentConfig *cfg, bool once) {
         _cleanup_(tls_credentials_done) TlsCredentials tls = {};
         _cleanup_(web_server_freep) WebServer *web = NULL;
         _cleanup_(host_watch_freep) HostWatch *watch = NULL;
+        _cleanup_(worker_freep) Worker *worker = NULL;
         AgentContext ctx = {};
         _cleanup_free_ char *error = NULL;
         sd_event *event = NULL;
@@ -402,8 +441,14 @@ static int run(const AgentConfig *cfg, bool once) {
         rebooter = (Rebooter) { .event = event, .store = store, .method = cfg->reboot_method,
                                 .may_reboot_directly = hostroot_is_host(state->root),
                                 .timeout_usec = (uint64_t) cfg->reboot_timeout_sec * 1000000ULL };
+        r = worker_new(event, &worker);
+        if (r < 0) {
+                sd_event_unref(event);
+                return log_error_errno(r, "Failed to set up the worker: %m");
+        }
         ctx = (AgentContext) { .host = state, .store = store, .auth = &auth, .rebooter = &rebooter, .event = event,
-                               .events = events };
+                               .events = events, .worker = worker,
+                               .run_tools_in_root = cfg->run_tools_in_root };
         r = web_server_new(event, &ctx, &(WebServerConfig) { .listen = cfg->listen,
                                                             .connection_limit = cfg->connection_limit,
                                                             .per_ip_limit = cfg->per_ip_limit,
@@ -443,6 +488,7 @@ static int run(const AgentConfig *cfg, bool once) {
         watch = host_watch_free(watch);
         host_state_set_listener(state, NULL, NULL);
         web = web_server_free(web);
+        worker = worker_free(worker); /* a job under way ends first, and is recorded */
         rebooter_done(&rebooter);
         sd_event_unref(event);
         return r < 0 ? log_error_errno(r, "Event loop failed: %m") : 0;

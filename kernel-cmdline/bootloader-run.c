@@ -131,7 +131,13 @@ static int run(const Bootloader *b, const char *path, const char *const *argv, B
         return 0;
 }
 
-int bootloader_regenerate(const Bootloader *b, BootRegenResult **ret) {
+const char *bootloader_regen_tool(const Bootloader *b) {
+        const char *const *argv = b ? regen_argv(b) : NULL;
+
+        return argv ? argv[0] : NULL;
+}
+
+int bootloader_regenerate(const Bootloader *b, BootRegenFlags flags, BootRegenResult **ret) {
         _cleanup_(boot_regen_result_freep) BootRegenResult *res = calloc(1, sizeof(BootRegenResult));
         const char *const *argv = b ? regen_argv(b) : NULL;
         _cleanup_(sb_done) StrBuf cmd = {};
@@ -156,7 +162,7 @@ int bootloader_regenerate(const Bootloader *b, BootRegenResult **ret) {
         if (!res->command)
                 return -ENOMEM;
 
-        if (!hostroot_is_host(b->root))
+        if (!hostroot_is_host(b->root) && !(flags & BOOT_REGEN_IN_ROOT))
                 res->reason = strdup("Not run: the root is not the host's own; this command would have run.");
         else if (find_tool(b, argv[0], &path) < 0) {
                 if (asprintf(&res->reason, "Not run: '%s' was not found.", argv[0]) < 0)

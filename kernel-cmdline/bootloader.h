@@ -244,11 +244,22 @@ typedef struct BootRegenResult {
         char *output;    /* stdout and stderr, at most 64 KiB */
 } BootRegenResult;
 
+typedef enum BootRegenFlags {
+        /* Also under a root that is not the host's: runs the tool found in
+         * that tree (the test suite's stand-ins), never the host's own. */
+        BOOT_REGEN_IN_ROOT = 1 << 0,
+} BootRegenFlags;
+
+/* The tool the setup needs after an edit ("update-grub",
+ * "proxmox-boot-tool"), or NULL for none; a static string. */
+const char *bootloader_regen_tool(const Bootloader *b);
+
 /* Runs the tool the setup needs after an edit (update-grub, proxmox-boot-tool
  * refresh; none for BLS and kernel-install setups) when the root is the
- * host's and the tool exists; otherwise reports the command that would have
- * run. A tool that fails is a result (exit_status), not an error. */
-int bootloader_regenerate(const Bootloader *b, BootRegenResult **ret);
+ * host's (or flags has BOOT_REGEN_IN_ROOT) and the tool exists; otherwise
+ * reports the command that would have run. A tool that fails is a result
+ * (exit_status), not an error. */
+int bootloader_regenerate(const Bootloader *b, BootRegenFlags flags, BootRegenResult **ret);
 BootRegenResult *boot_regen_result_free(BootRegenResult *r);
 static inline void boot_regen_result_freep(BootRegenResult **r) {
         boot_regen_result_free(*r);

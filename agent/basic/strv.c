@@ -136,3 +136,29 @@ bool strv_equal(char *const *a, char *const *b) {
                 return !a && !b;
         return !a[i] && !b[i];
 }
+
+char *strv_join(char *const *l, const char *sep) {
+        size_t n = 0, k = strlen(sep);
+        char *s, *p;
+
+        if (strv_length(l) == 0)
+                return NULL;
+        for (char *const *w = l; *w; w++)
+                n += strlen(*w) + k;
+        s = malloc(n + 1);
+        if (!s)
+                return NULL;
+        p = s;
+        for (char *const *w = l; *w; w++) {
+                size_t m = strlen(*w);
+
+                if (w != l) {
+                        memcpy(p, sep, k);
+                        p += k;
+                }
+                memcpy(p, *w, m);
+                p += m;
+        }
+        *p = 0;
+        return s;
+}

@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Iterates s over the strings of l (NULL: none). */
+#define STRV_FOREACH(s, l) for (char **s = (l); s && *s; s++)
+
 size_t strv_length(char *const *l);
 /* Appends a copy of value; on failure *l is unchanged. */
 int strv_extend(char ***l, const char *value);
@@ -22,3 +25,5 @@ void strv_sort(char **l);
 /* A deep copy; NULL for NULL (*ret NULL too). */
 int strv_copy(char *const *l, char ***ret);
 bool strv_equal(char *const *a, char *const *b);
+/* "a b c" with sep between; NULL for an empty list or when out of memory. */
+char *strv_join(char *const *l, const char *sep);

@@ -25,3 +25,8 @@ libhost_a_SOURCES += \
 	agent/host/vfio-state.c agent/host/vfio-state.h \
 	agent/host/vfio-bind.c agent/host/vfio-bind.h agent/host/vfio-bind-internal.h \
 	agent/host/vfio-reapply.c
+libhost_a_SOURCES += \
+	agent/host/kcmdline-state.c agent/host/kcmdline-state.h \
+	agent/host/kcmdline-presets.c agent/host/kcmdline-presets.h \
+	agent/host/kcmdline-edits.c agent/host/kcmdline-edits.h \
+	agent/host/kcmdline-apply.c agent/host/kcmdline-apply.h

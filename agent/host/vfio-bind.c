@@ -670,6 +670,73 @@ static int unbind_locked(Ctx *c, const PciDevice *d, BindReport *rep) {
         return binding_table_save(c->state_dir, &c->table);
 }
 
+/* --- checking first ------------------------------------------------------ */
+
+static int check_bind(const Ctx *c, const PciDevice *d, BindReport *rep) {
+        const IommuGroup *g = inventory_group(c->inv, d->iommu_group);
+        int r;
+
+        rep->group = g ? g->id : -1;
+        r = refusals(c, d, &rep->reasons);
+        if (r < 0 || reason_list_has_blocker(&rep->reasons))
+                return r < 0 ? r : refuse(rep);
+        r = snapshot(c, g, rep);
+        if (r < 0 || endpoints_on_vfio(rep, false))
+                return r;
+        r = check_holders(c, g->id, &rep->reasons);
+        if (r < 0 || reason_list_has_blocker(&rep->reasons))
+                return r < 0 ? r : refuse(rep);
+        if (vfio_pci_loaded(c->root) || hostroot_is_host(c->root))
+                return 0; /* on the host, the job loads it */
+        r = reason_list_add(&rep->reasons, "vfio-pci-unavailable", REASON_BLOCKER, NULL,
+                            "the vfio-pci driver is not registered, and hostdevd loads modules only on the "
+                            "host's own root");
+        return r < 0 ? r : refuse(rep);
+}
+
+static int check_release(const Ctx *c, const PciDevice *d, BindReport *rep) {
+        const IommuGroup *g = inventory_group(c->inv, d->iommu_group);
+        const Binding *b = binding_table_find(&c->table, d->name);
+        int r;
+
+        rep->group = b ? b->group : g ? g->id : -1;
+        if (b) {
+                r = check_holders(c, g ? g->id : b->group, &rep->reasons);
+                return r < 0 || !reason_list_has_blocker(&rep->reasons) ? r : refuse(rep);
+        }
+        if (g && (r = snapshot(c, g, rep)) < 0)
+                return r;
+        for (size_t i = 0; i < rep->n_devices; i++)
+                if (streq_ptr(rep->devices[i].before, VFIO_PCI)) {
+                        r = reason_list_add(&rep->reasons, "not-bound-by-hostdevd", REASON_BLOCKER,
+                                            rep->devices[i].address,
+                                            "%s is on vfio-pci, but hostdevd did not bind it: its original "
+                                            "driver is unknown", rep->devices[i].address);
+                        return r < 0 ? r : refuse(rep);
+                }
+        return 0;
+}
+
+int vfio_check_group(const HostRoot *root, const Inventory *inv, const char *state_dir, const char *address,
+                     bool bind, BindReport *ret) {
+        _cleanup_(vfio_ctx_done) Ctx c = CTX_NULL;
+        const PciDevice *d = inventory_find(inv, address);
+        BindReport rep = { .group = -1 };
+        int r;
+
+        if (!d)
+                return -ENOENT;
+        r = vfio_ctx_open(&c, root, inv, state_dir);
+        if (r >= 0)
+                r = bind ? check_bind(&c, d, &rep) : check_release(&c, d, &rep);
+        if (r < 0 || rep.outcome != BIND_REFUSED) {
+                bind_report_done(&rep);
+                return r < 0 ? r : 0;
+        }
+        *ret = rep;
+        return 1;
+}
+
 /* --- the entry points ---------------------------------------------------- */
 
 /* Binds (bind true) or releases the group of address, with the state open. */

@@ -64,6 +64,13 @@ int vfio_bind_group(const HostRoot *root, const Inventory *inv, const char *stat
 int vfio_unbind_group(const HostRoot *root, const Inventory *inv, const char *state_dir, const char *address,
                       BindReport *ret);
 
+/* What vfio_bind_group() (bind true) or vfio_unbind_group() would refuse
+ * now, found without writing anything: 1 with *ret (outcome BIND_REFUSED,
+ * the blockers) when it would be refused, 0 when nothing refuses it now
+ * (the change itself checks again). -ENOENT for no such device. */
+int vfio_check_group(const HostRoot *root, const Inventory *inv, const char *state_dir, const char *address,
+                     bool bind, BindReport *ret);
+
 typedef enum ReapplyOutcome {
         REAPPLY_APPLIED,  /* a persistent binding, bound again */
         REAPPLY_ALREADY,  /* a persistent binding still (or already) in place */

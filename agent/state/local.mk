@@ -5,4 +5,5 @@ libstate_a_SOURCES = \
 	agent/state/store.c agent/state/store.h \
 	agent/state/event-log.c agent/state/event-log.h \
 	agent/state/logind.c agent/state/logind.h \
-	agent/state/reboot.c agent/state/reboot.h
+	agent/state/reboot.c agent/state/reboot.h \
+	agent/state/worker.c agent/state/worker.h

@@ -60,6 +60,11 @@ Operation *operation_free(Operation *op) {
         for (size_t i = 0; i < op->n_expected; i++)
                 free(op->expected[i].argument);
         free(op->expected);
+        for (size_t i = 0; i < op->n_steps; i++)
+                free(op->steps[i].step);
+        free(op->steps);
+        json_object_put(op->problem);
+        json_object_put(op->result);
         free(op);
         return NULL;
 }
@@ -94,6 +99,36 @@ int operation_add_expected(Operation *op, const char *argument) {
         if (!n[op->n_expected].argument)
                 return -ENOMEM;
         op->n_expected++;
+        return 0;
+}
+
+int operation_add_step(Operation *op, const char *step, uint64_t now_usec) {
+        OperationStep *n = realloc(op->steps, (op->n_steps + 1) * sizeof(OperationStep));
+
+        if (!n)
+                return -ENOMEM;
+        op->steps = n;
+        n[op->n_steps] = (OperationStep) { .step = strdup(step), .time_usec = now_usec };
+        if (!n[op->n_steps].step)
+                return -ENOMEM;
+        op->n_steps++;
+        op->updated_usec = now_usec;
+        return 0;
+}
+
+int operation_fail(Operation *op, const char *error, json_object *problem, uint64_t now_usec) {
+        char *e = strdup(error);
+
+        if (!e) {
+                json_object_put(problem);
+                return -ENOMEM;
+        }
+        free(op->error);
+        op->error = e;
+        json_object_put(op->problem);
+        op->problem = problem;
+        op->state = OPERATION_FAILED;
+        op->updated_usec = now_usec;
         return 0;
 }
 
@@ -205,6 +240,21 @@ static int maintenance_from_json(json_object *o, Maintenance *ret) {
         return 0;
 }
 
+static json_object *steps_to_json(const Operation *op) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; a && i < op->n_steps; i++) {
+                json_object *e = json_object_new_object();
+
+                if (!e)
+                        break;
+                add_str(e, "step", op->steps[i].step);
+                json_object_object_add(e, "time_usec", json_object_new_int64((int64_t) op->steps[i].time_usec));
+                json_object_array_add(a, e);
+        }
+        return a;
+}
+
 static json_object *operation_to_json(const Operation *op) {
         json_object *o = json_object_new_object(), *exp = json_object_new_array();
 
@@ -235,7 +285,45 @@ static json_object *operation_to_json(const Operation *op) {
         json_object_object_add(o, "expected_arguments", exp);
         json_object_object_add(o, "iommu_expected", json_object_new_boolean(op->iommu_expected));
         json_object_object_add(o, "iommu_active", json_object_new_int(op->iommu_active));
+        json_object_object_add(o, "progress", steps_to_json(op));
+        json_object_object_add(o, "problem", json_object_get(op->problem));
+        json_object_object_add(o, "result", json_object_get(op->result));
         return o;
+}
+
+/* The fields operations of kernel-cmdline, bind and release added; a file
+ * written before them has none. */
+static int steps_from_json(json_object *o, Operation *op) {
+        json_object *a, *v;
+        int r;
+
+        if (json_object_object_get_ex(o, "problem", &v) && v) {
+                if (!json_object_is_type(v, json_type_object))
+                        return -EBADMSG;
+                op->problem = json_object_get(v);
+        }
+        if (json_object_object_get_ex(o, "result", &v) && v) {
+                if (!json_object_is_type(v, json_type_object))
+                        return -EBADMSG;
+                op->result = json_object_get(v);
+        }
+        if (!json_object_object_get_ex(o, "progress", &a))
+                return 0;
+        if (!json_object_is_type(a, json_type_array))
+                return -EBADMSG;
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+                _cleanup_free_ char *step = NULL;
+                uint64_t t;
+
+                if (!json_object_is_type(e, json_type_object) || (r = get_str(e, "step", false, &step)) < 0 ||
+                    (r = get_u64(e, "time_usec", &t)) < 0)
+                        return -EBADMSG;
+                r = operation_add_step(op, step, t);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static bool valid_id(const char *id) {
@@ -280,6 +368,9 @@ static int operation_from_json(json_object *o, Operation **ret) {
                         return r;
                 op->expected[op->n_expected - 1].running = running;
         }
+        r = steps_from_json(o, op);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(op);
         return 0;
 }
@@ -559,8 +650,26 @@ Operation *store_active_operation(const Store *s, const char *kind) {
         for (size_t i = s->n_operations; i > 0; i--) {
                 Operation *op = s->operations[i - 1];
 
-                if (streq(op->kind, kind) && !operation_is_done(op))
+                if ((!kind || streq(op->kind, kind)) && !operation_is_done(op))
                         return op;
         }
         return NULL;
+}
+
+int store_fail_interrupted(Store *s, const char *kind, const char *reason, uint64_t now_usec) {
+        for (size_t i = 0; i < s->n_operations; i++) {
+                Operation *op = s->operations[i];
+                int r;
+
+                if (!streq(op->kind, kind) || operation_is_done(op))
+                        continue;
+                r = operation_fail(op, reason, NULL, now_usec);
+                if (r >= 0)
+                        r = store_save_operation(s, op);
+                if (r < 0)
+                        return r;
+                log_warning("Operation %s (%s) was under way when the agent stopped: marked failed.", op->id,
+                            op->kind);
+        }
+        return 0;
 }

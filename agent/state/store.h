@@ -1,6 +1,7 @@
 /* hostdevd's durable state: the state directory (--state-dir, by default
  * var/lib/hostdevd under the root) holding the host's maintenance state and
- * the long-running operations (reboots). Every file is written atomically
+ * the long-running operations (reboots, kernel command-line changes, driver
+ * binding). Every file is written atomically
  * (temporary file, fsync, rename, fsync of the directory): after a crash at
  * any moment a file holds its old or its new contents, never a mix. The
  * in-memory copy changes only after the file did. */
@@ -8,6 +9,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <json-c/json.h>
 
 typedef struct Maintenance {
         bool enabled;
@@ -17,8 +20,8 @@ typedef struct Maintenance {
 } Maintenance;
 
 typedef enum OperationState {
-        OPERATION_ACCEPTED,   /* recorded, the request not made yet */
-        OPERATION_RUNNING,    /* asked (logind accepted the reboot): waiting for the host */
+        OPERATION_ACCEPTED,   /* recorded, the work not started yet */
+        OPERATION_RUNNING,    /* under way (a reboot: logind accepted it, waiting for the host) */
         OPERATION_SUCCEEDED,
         OPERATION_FAILED,
         _OPERATION_STATE_MAX,
@@ -30,13 +33,23 @@ typedef struct ExpectedArgument {
         bool running;         /* after the reboot: in /proc/cmdline */
 } ExpectedArgument;
 
+/* One step of an operation's work, as it was reported. */
+typedef struct OperationStep {
+        char *step;           /* "running update-grub" */
+        uint64_t time_usec;   /* CLOCK_REALTIME */
+} OperationStep;
+
 typedef struct Operation {
         char id[33];          /* 128 random bits, hex */
-        char *kind;           /* "reboot" */
+        char *kind;           /* "reboot", "kernel-cmdline", "bind", "release" */
         OperationState state;
         char *requested_by;
         uint64_t created_usec, updated_usec;
         char *error;          /* why it failed */
+        json_object *problem; /* when it failed: the problem details a synchronous reply would have had, or NULL */
+        json_object *result;  /* when it succeeded (not reboot): what the work found, or NULL */
+        OperationStep *steps;
+        size_t n_steps;
 
         /* reboot */
         char *method;         /* "logind", "direct" */
@@ -80,6 +93,11 @@ static inline void operation_freep(Operation **op) {
         operation_free(*op);
 }
 int operation_add_expected(Operation *op, const char *argument);
+/* Appends a progress step (in memory: store_save_operation() next). */
+int operation_add_step(Operation *op, const char *step, uint64_t now_usec);
+/* Marks op failed (in memory) with a reason and, optionally, problem
+ * details (consumed). */
+int operation_fail(Operation *op, const char *error, json_object *problem, uint64_t now_usec);
 
 /* Stores a new operation; the store takes it over on success. */
 int store_add_operation(Store *s, Operation *op);
@@ -92,8 +110,12 @@ int store_save_operation(Store *s, Operation *op);
 void store_set_operation_hook(Store *s, OperationHook cb, void *userdata);
 
 Operation *store_find_operation(const Store *s, const char *id);
-/* The newest operation of this kind that is not done, or NULL. */
+/* The newest operation of this kind (NULL: any kind) that is not done, or NULL. */
 Operation *store_active_operation(const Store *s, const char *kind);
+
+/* At start: every operation of this kind that a previous run left
+ * accepted or running is marked failed with reason, and saved. */
+int store_fail_interrupted(Store *s, const char *kind, const char *reason, uint64_t now_usec);
 
 /* Keeps at most this many finished operations (the oldest are removed). */
 #define STORE_MAX_DONE_OPERATIONS 64

@@ -1,5 +1,6 @@
 /* What request handlers work with, owned by main(): the host model, the
- * durable state, who may do what, the reboot machinery and the event log. */
+ * durable state, who may do what, the reboot machinery, the worker and the
+ * event log. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include "state/event-log.h"
 #include "state/reboot.h"
 #include "state/store.h"
+#include "state/worker.h"
 
 typedef struct AgentContext {
         HostState *host;
@@ -19,7 +21,9 @@ typedef struct AgentContext {
         Auth *auth;
         Rebooter *rebooter;
         EventLog *events;      /* what changed, for GET /v1/events */
+        Worker *worker;        /* runs the long changes off the loop, one at a time */
         sd_event *event;
         HostWatch *watch;      /* NULL with --once */
         bool tls;              /* connections are TLS with verified client certificates */
+        bool run_tools_in_root; /* the bootloader's regeneration tool also under a test root */
 } AgentContext;

@@ -27,9 +27,9 @@ libweb_a_SOURCES = \
 	agent/web/resource-events.c \
 	agent/web/resource-maintenance.c \
 	agent/web/resource-operations.c \
-	agent/web/kcmdline-state.c agent/web/kcmdline-state.h \
-	agent/web/kcmdline-presets.c agent/web/kcmdline-presets.h \
-	agent/web/kcmdline-edits.c agent/web/kcmdline-edits.h \
+	agent/web/kcmdline-views.c agent/web/kcmdline-views.h \
+	agent/web/kcmdline-body.c agent/web/kcmdline-body.h \
+	agent/web/operations.c agent/web/operations.h \
 	agent/web/resource-kernel-cmdline.c \
 	agent/web/resource-kernel-cmdline-presets.c \
 	agent/web/views-passthrough.c agent/web/views-passthrough.h \

@@ -60,6 +60,8 @@ static const struct {
                                         "The agent serves as many event streams as it may" },
         [PROBLEM_BOOT_ID_UNAVAILABLE] = { "boot-id-unavailable", MHD_HTTP_SERVICE_UNAVAILABLE,
                                           "The boot id cannot be read" },
+        [PROBLEM_OPERATION_IN_PROGRESS] = { "operation-in-progress", MHD_HTTP_CONFLICT,
+                                            "Another change of the host is under way" },
 };
 
 unsigned problem_status(ProblemCode code) {
@@ -70,7 +72,7 @@ const char *problem_code_to_string(ProblemCode code) {
         return problems[code].code;
 }
 
-static json_object *problem_json(const Request *r, ProblemCode code, ProblemField field, const char *detail) {
+static json_object *problem_json(const char *instance, ProblemCode code, ProblemField field, const char *detail) {
         json_object *o = json_object_new_object();
         char type[128];
 
@@ -83,13 +85,36 @@ static json_object *problem_json(const Request *r, ProblemCode code, ProblemFiel
         json_object_object_add(o, "status", json_object_new_int((int) problems[code].status));
         json_object_object_add(o, "detail", json_object_new_string(detail));
         /* The path as received, cut short: a 414 must not echo kilobytes back. */
-        json_object_object_add(o, "instance", json_object_new_string_len(r->url ? r->url : "/",
-                                                                         r->url ? (int) strnlen(r->url, 256) : 1));
+        json_object_object_add(o, "instance", json_object_new_string_len(instance ?: "/",
+                                                                         instance ? (int) strnlen(instance, 256) : 1));
         json_object_object_add(o, "code", json_object_new_string(problems[code].code));
         if (field.parameter)
                 json_object_object_add(o, "parameter", json_object_new_string(field.parameter));
         if (field.pointer)
                 json_object_object_add(o, "pointer", json_object_new_string(field.pointer));
+        return o;
+}
+
+/* extra's members into o; extra is consumed. */
+static void add_extra(json_object *o, json_object *extra) {
+        if (o && extra) {
+                json_object_object_foreach(extra, key, value)
+                        json_object_object_add(o, key, json_object_get(value));
+        }
+        json_object_put(extra);
+}
+
+json_object *problem_new(ProblemCode code, const char *instance, json_object *extra, const char *fmt, ...) {
+        _cleanup_free_ char *detail = NULL;
+        json_object *o;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&detail, fmt, ap) < 0)
+                detail = NULL;
+        va_end(ap);
+        o = problem_json(instance, code, (ProblemField) {}, detail ?: problems[code].title);
+        add_extra(o, extra);
         return o;
 }
 
@@ -106,12 +131,8 @@ static enum MHD_Result problem_replyv(Request *r, ProblemCode code, ProblemField
         if (vasprintf(&detail, fmt, ap) < 0)
                 detail = NULL;
 
-        o = problem_json(r, code, field, detail ?: problems[code].title);
-        if (o && extra) {
-                json_object_object_foreach(extra, key, value)
-                        json_object_object_add(o, key, json_object_get(value));
-        }
-        json_object_put(extra);
+        o = problem_json(r->url, code, field, detail ?: problems[code].title);
+        add_extra(o, extra);
         s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                           JSON_C_TO_STRING_NOSLASHESCAPE)
               : NULL;

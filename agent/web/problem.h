@@ -36,6 +36,7 @@ typedef enum ProblemCode {
         PROBLEM_TOO_MANY_STREAMS,   /* the client address holds events_per_client streams */
         PROBLEM_STREAMS_EXHAUSTED,  /* the agent serves events_max_streams streams */
         PROBLEM_BOOT_ID_UNAVAILABLE, /* a reboot could not be proven: the boot id cannot be read */
+        PROBLEM_OPERATION_IN_PROGRESS, /* another change operation is not done yet */
         _PROBLEM_MAX,
 } ProblemCode;
 
@@ -52,6 +53,12 @@ enum MHD_Result problem_reply(Request *r, ProblemCode code, ProblemField field, 
  * object (extra is consumed; NULL for none). */
 enum MHD_Result problem_reply_extra(Request *r, ProblemCode code, ProblemField field, json_object *extra,
                                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The problem object alone, for an operation that failed after its 202:
+ * instance is the request path that started it; extra as above. NULL when
+ * out of memory. */
+json_object *problem_new(ProblemCode code, const char *instance, json_object *extra, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 unsigned problem_status(ProblemCode code);
 const char *problem_code_to_string(ProblemCode code);

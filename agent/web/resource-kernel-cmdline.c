@@ -11,7 +11,10 @@
  * when the key is not configured: append_if_missing). Checks, in order:
  * the body (400), maintenance unless dry_run (409), the bootloader (409),
  * presets that do not apply to this host (409), the plan (400/409 naming
- * the entry), conflicts (409); a dry run stops there. */
+ * the entry), conflicts (409); a dry run stops there and answers 200.
+ * Otherwise the write, the regeneration tool and the reading back run as a
+ * "kernel-cmdline" operation on the worker (202): its result is what a
+ * dry run shows, for what was written. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +23,14 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/strv.h"
+#include "basic/time-util.h"
 #include "json-util.h"
-#include "kcmdline-edits.h"
-#include "kcmdline-presets.h"
-#include "kcmdline-state.h"
+#include "host/kcmdline-apply.h"
+#include "host/kcmdline-edits.h"
+#include "host/kcmdline-presets.h"
+#include "kcmdline-body.h"
+#include "kcmdline-views.h"
+#include "operations.h"
 #include "problem.h"
 #include "reply.h"
 #include "resources.h"
@@ -88,10 +95,6 @@ static int add_warnings(json_object *o, const KcState *s, char *const *more) {
         return 0;
 }
 
-static BootloaderKind state_kind(const KcState *s) {
-        return s->bootloader ? bootloader_kind(s->bootloader) : _BOOTLOADER_KIND_MAX;
-}
-
 /* ---- GET ---- */
 
 static json_object *view_state(const KcState *s) {
@@ -107,7 +110,7 @@ static json_object *view_state(const KcState *s) {
         json_add(o, "bootloader", s->bootloader ? view_bootloader(s->bootloader) : NULL);
         json_add_str(o, "bootloader_error", s->error);
         json_add(o, "entries", view_boot_entries(c));
-        if (add_owned(o, s->ledger, configured) < 0 || add_pending(o, s->running, configured, state_kind(s)) < 0 ||
+        if (add_owned(o, s->ledger, configured) < 0 || add_pending(o, s->running, configured, kc_state_kind(s)) < 0 ||
             add_warnings(o, s, NULL) < 0)
                 return NULL;
         return TAKE_PTR(o);
@@ -126,40 +129,6 @@ enum MHD_Result get_kernel_cmdline(Request *r) {
         if (!o)
                 return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
         return reply_json(r, MHD_HTTP_OK, o);
-}
-
-int pending_kernel_arguments(AgentContext *ctx, char ***ret) {
-        _cleanup_(kc_state_done) KcState s = {};
-        _cleanup_free_ PendingArg *p = NULL;
-        _cleanup_strv_free_ char **l = NULL;
-        size_t n = 0;
-        int k;
-
-        k = kc_state_load(ctx->host->root, &s);
-        if (k < 0)
-                return k;
-        if (!s.running || !s.config) {
-                log_info("No pending kernel arguments are known: %s.",
-                         s.error ?: "the running command line is unreadable");
-                *ret = NULL;
-                return 0;
-        }
-        k = kcmdline_pending(s.running, s.config->configured, state_kind(&s), &p, &n);
-        if (k < 0)
-                return k;
-        for (size_t i = 0; i < n; i++) {
-                char *t;
-
-                if (!p[i].add)
-                        continue;
-                t = karg_to_text(p[i].arg);
-                if (!t || strv_push(&l, t) < 0) {
-                        free(t);
-                        return -ENOMEM;
-                }
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
 }
 
 /* ---- PATCH: planning ---- */
@@ -217,12 +186,8 @@ typedef struct Outcome {
         const BootLedger *ledger;     /* with the plan's ownership recorded */
         bool ledger_saved;
         const BootRegenResult *regen;
-        char **warnings;              /* owned */
+        char *const *warnings;
 } Outcome;
-
-static void outcome_done(Outcome *x) {
-        strv_free(x->warnings);
-}
 
 static json_object *view_files(const BootPlan *plan) {
         json_object *a = json_object_new_array();
@@ -261,75 +226,6 @@ static json_object *view_outcome(const Outcome *x) {
         return TAKE_PTR(o);
 }
 
-/* ---- PATCH: writing ---- */
-
-/* "a b c", or NULL for none (or out of memory). */
-static char *join_words(char *const *l) {
-        char *s = NULL;
-        size_t size = 0;
-        FILE *f;
-
-        if (strv_length(l) == 0 || !(f = open_memstream(&s, &size)))
-                return NULL;
-        for (char *const *w = l; *w; w++)
-                fprintf(f, "%s%s", w == l ? "" : " ", *w);
-        if (fclose(f) != 0) {
-                free(s);
-                return NULL;
-        }
-        return s;
-}
-
-/* The ledger after a written plan: recorded and saved; a failure is
- * logged and reported, the files stay written. */
-static bool record_ownership(Request *r, BootLedger *ledger, const BootPlan *plan, char ***warnings) {
-        _cleanup_free_ char *added = NULL;
-        int k;
-
-        if (strv_length(plan->owned_added) == 0 && strv_length(plan->owned_removed) == 0)
-                return true;
-        k = boot_ledger_record(ledger, plan);
-        if (k >= 0)
-                k = boot_ledger_save(r->state->root, ledger);
-        if (k >= 0)
-                return true;
-        added = join_words(plan->owned_added);
-        log_error_errno(k, "The bootloader files were written, but the ledger of the arguments hostdevd added "
-                        "could not be saved: %m. hostdevd will not remember adding: %s", strempty(added));
-        strv_extendf(warnings, "the bootloader files were written, but hostdevd's ledger of the arguments it added "
-                     "could not be saved (%s): delete_owned and remove_presets will not remove %s",
-                     strerror(-k), added ? added : "them");
-        return false;
-}
-
-/* Writes the plan, records ownership, regenerates. On a write failure the
- * library has restored every file: queue the 500 and return false. */
-static bool write_plan(Request *r, const Bootloader *b, const BootPlan *plan, BootLedger *ledger, Outcome *x,
-                       BootRegenResult **ret_regen, enum MHD_Result *ret_mhd) {
-        _cleanup_free_ char *error = NULL;
-        int k;
-
-        k = bootloader_apply(r->state->root, plan, &error);
-        if (k < 0) {
-                log_error_errno(k, "Editing the kernel command line for %s failed, the files were restored: %s",
-                                r->who, error ?: strerror(-k));
-                *ret_mhd = problem_reply(r, PROBLEM_BOOTLOADER_WRITE_FAILED, (ProblemField) {},
-                                         "%s; every bootloader file was rolled back to what it was",
-                                         error ?: strerror(-k));
-                return false;
-        }
-        x->ledger_saved = record_ownership(r, ledger, plan, &x->warnings);
-        k = bootloader_regenerate(b, ret_regen);
-        if (k < 0) {
-                log_error_errno(k, "Cannot run the bootloader's regeneration tool: %m");
-                strv_extendf(&x->warnings, "the bootloader's regeneration tool could not be run (%s): run it by hand",
-                             strerror(-k));
-        } else if ((*ret_regen)->ran && (*ret_regen)->exit_status != 0)
-                log_error("'%s' failed (exit status %d): %s", strempty((*ret_regen)->command),
-                          (*ret_regen)->exit_status, strempty((*ret_regen)->output));
-        return true;
-}
-
 /* ---- PATCH ---- */
 
 /* The bootloader found, editable, readable, with a readable ledger. */
@@ -357,7 +253,7 @@ static bool check_setup(Request *r, const KcState *s, enum MHD_Result *ret_mhd) 
 
 static enum MHD_Result conflicts_refused(Request *r, const BootPlan *plan) {
         json_object *extra = json_object_new_object();
-        _cleanup_free_ char *list = join_words(plan->conflicts);
+        _cleanup_free_ char *list = strv_join(plan->conflicts, " ");
 
         json_add(extra, "conflicts", json_strv(plan->conflicts));
         return problem_reply_extra(r, PROBLEM_KARG_CONFLICT, (ProblemField) {}, extra,
@@ -365,41 +261,196 @@ static enum MHD_Result conflicts_refused(Request *r, const BootPlan *plan) {
                                    "send \"allow_conflicts\": true", strempty(list));
 }
 
-static void log_change(const Request *r, const BootPlan *plan) {
+/* ---- PATCH: the operation ---- */
+
+typedef struct KcJob {
+        OperationJob op;       /* first: operations.h */
+        const HostRoot *root;  /* immutable while the agent runs */
+        KcApply apply;
+        int r;                 /* kc_apply()'s */
+} KcJob;
+
+static void kc_job_free(void *data) {
+        KcJob *j = data;
+
+        kc_apply_done(&j->apply);
+        operation_job_done(&j->op);
+        free(j);
+}
+
+static void on_kc_step(const char *step, void *userdata) {
+        worker_job_progress(userdata, step);
+}
+
+/* On the worker's thread: only j and what it owns. */
+static void kc_job_run(WorkerJob *job, void *data) {
+        KcJob *j = data;
+
+        j->r = j->apply.plan->changed ? kc_apply(j->root, &j->apply, on_kc_step, job) : 0;
+}
+
+static void log_change(const Operation *op, const BootPlan *plan) {
         _cleanup_free_ char *before = kcmdline_format(plan->before), *after = kcmdline_format(plan->after);
 
-        log_notice("Kernel command line (%s) changed by %s in %zu files: '%s' -> '%s'.",
-                   bootloader_kind_to_string(plan->kind), r->who, plan->n_files, strempty(before), strempty(after));
+        log_notice("Kernel command line (%s) changed by %s in %zu files (operation %s): '%s' -> '%s'.",
+                   bootloader_kind_to_string(plan->kind), op->requested_by, plan->n_files, op->id,
+                   strempty(before), strempty(after));
+}
+
+/* The reply a synchronous PATCH gave, for what was written. */
+static json_object *view_applied(const KcApply *a) {
+        const Outcome x = {
+                .plan = a->plan,
+                .running = a->running,
+                .configured = kc_apply_configured(a),
+                .kind = bootloader_kind(a->bootloader),
+                .ledger = a->ledger,
+                .ledger_saved = a->plan->changed ? a->ledger_saved : true,
+                .regen = a->regen,
+                .warnings = a->warnings,
+        };
+
+        return view_outcome(&x);
+}
+
+static json_object *write_failed(const KcJob *j, const Operation *op) {
+        const KcApply *a = &j->apply;
+        const char *why = a->error_message ?: strerror(-a->error);
+
+        log_error("Editing the kernel command line for %s failed (operation %s), the files were restored: %s",
+                  op->requested_by, op->id, why);
+        return problem_new(PROBLEM_BOOTLOADER_WRITE_FAILED, j->op.instance, NULL,
+                           "%s; every bootloader file was rolled back to what it was", why);
+}
+
+/* Where a finished kernel-cmdline operation is completed, on the loop: the
+ * outcome recorded (result, or error with problem details) and saved. */
+static void kernel_cmdline_operation_complete(KcJob *j, Operation *op) {
+        const KcApply *a = &j->apply;
+        json_object *result = NULL;
+        uint64_t now = now_realtime_usec();
+        int k;
+
+        if (j->r >= 0 && a->error >= 0)
+                result = view_applied(a);
+        if (j->r >= 0 && a->error < 0)
+                k = operation_fail(op, a->error_message ?: strerror(-a->error), write_failed(j, op), now);
+        else if (!result)
+                k = operation_fail(op, "out of memory while the kernel command line was written; GET "
+                                   "/v1/kernel-cmdline shows what the files say", NULL, now);
+        else {
+                json_object_put(op->result);
+                op->result = result;
+                op->state = OPERATION_SUCCEEDED;
+                op->updated_usec = now;
+                k = 0;
+                if (a->plan->changed)
+                        log_change(op, a->plan);
+                STRV_FOREACH(w, a->warnings)
+                        log_warning("Kernel command line (operation %s): %s.", op->id, *w);
+        }
+        if (k < 0)
+                log_oom();
+        operation_save(j->op.ctx, op);
+}
+
+static void kc_job_done(void *data) {
+        KcJob *j = data;
+        Operation *op = operation_job_find(&j->op);
+
+        if (op)
+                kernel_cmdline_operation_complete(j, op);
+}
+
+static const WorkerJobType kc_job_type = {
+        .run = kc_job_run,
+        .progress = operation_job_progress,
+        .done = kc_job_done,
+        .free = kc_job_free,
+};
+
+/* Hands what was checked over to the job: the bootloader, its ledger, the
+ * running line and the plan. */
+static enum MHD_Result start_apply(Request *r, KcState *s, BootPlan **plan, char ***warnings) {
+        KcJob *j = calloc(1, sizeof(KcJob));
+
+        if (!j)
+                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
+        j->root = r->state->root;
+        j->apply = (KcApply) {
+                .bootloader = TAKE_PTR(s->bootloader),
+                .ledger = TAKE_PTR(s->ledger),
+                .running = TAKE_PTR(s->running),
+                .plan = TAKE_PTR(*plan),
+                .warnings = TAKE_PTR(*warnings),
+                .regen_flags = r->ctx->run_tools_in_root ? BOOT_REGEN_IN_ROOT : 0,
+        };
+        return operation_start(r, "kernel-cmdline", &kc_job_type, j);
+}
+
+/* ---- PATCH ---- */
+
+static enum MHD_Result dry_run_reply(Request *r, const KcState *s, const BootPlan *plan, char *const *warnings) {
+        const Outcome x = { .plan = plan, .dry_run = true, .running = s->running, .configured = plan->after,
+                            .kind = bootloader_kind(s->bootloader), .ledger = s->ledger, .ledger_saved = true,
+                            .warnings = warnings };
+        json_object *o = boot_ledger_record(s->ledger, plan) < 0 ? NULL : view_outcome(&x); /* "owned" as it would be */
+
+        if (!o)
+                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
+        return reply_json(r, MHD_HTTP_OK, o);
+}
+
+static bool edits_built(Request *r, const KcEditRequest *p, const KcState *s, const PresetHost *host, Edits *e,
+                        enum MHD_Result *ret_mhd) {
+        _cleanup_free_ char *pointer = NULL, *reason = NULL;
+        int k = kc_build_edits(p, s, host, e, &pointer, &reason);
+
+        if (k == -EOPNOTSUPP)
+                *ret_mhd = problem_reply(r, PROBLEM_PRESET_NOT_APPLICABLE, (ProblemField) { .pointer = pointer },
+                                         "%s", strempty(reason));
+        else if (k < 0)
+                *ret_mhd = problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
+        return k >= 0;
+}
+
+/* Everything a PATCH reads: the host for presets and ids, the state. */
+static bool read_host(Request *r, const KcEditRequest *p, PresetHost *host, KcState *s, char ***warnings,
+                      enum MHD_Result *ret_mhd) {
+        int k = p->presets || p->ids ? preset_host_read(r->state, host) : 0;
+
+        if (k >= 0)
+                k = kc_state_load(r->state->root, s);
+        if (k >= 0 && p->ids)
+                k = vfio_ids_warnings(r->state->inventory, p->ids, warnings);
+        if (k < 0)
+                *ret_mhd = problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "reading the host: %s",
+                                         strerror(-k));
+        return k >= 0;
 }
 
 enum MHD_Result patch_kernel_cmdline(Request *r) {
-        _cleanup_(patch_request_done) PatchRequest p = {};
-        _cleanup_(kc_state_done) KcState s = {}, now = {};
+        _cleanup_(kc_edit_request_done) KcEditRequest p = {};
+        _cleanup_(kc_state_done) KcState s = {};
         _cleanup_(preset_host_done) PresetHost host = {};
         _cleanup_(edits_done) Edits e = {};
         _cleanup_(boot_plan_freep) BootPlan *plan = NULL;
-        _cleanup_(boot_regen_result_freep) BootRegenResult *regen = NULL;
-        _cleanup_(outcome_done) Outcome x = { .ledger_saved = true };
+        _cleanup_strv_free_ char **warnings = NULL;
         _cleanup_free_ char *error = NULL;
         BootPlanFlags flags;
         enum MHD_Result ret;
-        json_object *o;
         int k;
 
         if (!parse_patch(r, &p, &ret))
+                return ret;
+        if (!p.dry_run && refuse_while_busy(r, &ret))
                 return ret;
         if (!p.dry_run && !r->ctx->store->maintenance.enabled)
                 return problem_reply(r, PROBLEM_NOT_IN_MAINTENANCE, (ProblemField) {},
                                      "changing the kernel command line needs maintenance mode: PUT /v1/maintenance "
                                      "{\"enabled\": true} first (a dry run does not)");
-        k = p.presets || p.ids ? preset_host_read(r->state, &host) : 0;
-        if (k >= 0)
-                k = kc_state_load(r->state->root, &s);
-        if (k >= 0 && p.ids)
-                k = vfio_ids_warnings(r->state->inventory, p.ids, &x.warnings);
-        if (k < 0)
-                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "reading the host: %s", strerror(-k));
-        if (!check_setup(r, &s, &ret) || !build_edits(r, &p, &s, &host, &e, &ret))
+        if (!read_host(r, &p, &host, &s, &warnings, &ret) || !check_setup(r, &s, &ret) ||
+            !edits_built(r, &p, &s, &host, &e, &ret))
                 return ret;
 
         flags = p.allow_conflicts ? BOOT_PLAN_ALLOW_CONFLICTS : 0;
@@ -408,26 +459,7 @@ enum MHD_Result patch_kernel_cmdline(Request *r) {
                 return plan_refused(r, s.bootloader, &e, s.ledger, flags, k, error);
         if (strv_length(plan->conflicts) > 0)
                 return conflicts_refused(r, plan);
-
-        x.plan = plan;
-        x.dry_run = p.dry_run;
-        x.running = s.running;
-        x.configured = plan->after;
-        x.kind = bootloader_kind(s.bootloader);
-        x.ledger = s.ledger;
         if (p.dry_run)
-                k = boot_ledger_record(s.ledger, plan); /* in memory only: what "owned" would be */
-        else if (plan->changed) {
-                if (!write_plan(r, s.bootloader, plan, s.ledger, &x, &regen, &ret))
-                        return ret;
-                log_change(r, plan);
-                x.regen = regen;
-                k = kc_state_load(r->state->root, &now); /* what the files say now */
-                if (k >= 0 && now.config)
-                        x.configured = now.config->configured;
-        }
-        o = k < 0 ? NULL : view_outcome(&x);
-        if (!o)
-                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
-        return reply_json(r, MHD_HTTP_OK, o);
+                return dry_run_reply(r, &s, plan, warnings);
+        return start_apply(r, &s, &plan, &warnings);
 }

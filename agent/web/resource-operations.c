@@ -1,7 +1,8 @@
-/* POST /v1/reboot and the operations it creates: GET /v1/operations,
+/* POST /v1/reboot, and the operations of every kind: GET /v1/operations,
  * GET /v1/operations/{id}. A reboot is asked for after its 202 has left,
  * only in maintenance mode, and only once at a time: a second request while
- * one is under way gets the same operation. */
+ * one is under way gets the same operation; while another change is under
+ * way (a kernel command-line edit, a driver change) it is refused. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,73 +12,12 @@
 #include "basic/macro.h"
 #include "basic/strv.h"
 #include "host/hostinfo.h"
+#include "host/kcmdline-state.h"
 #include "json-util.h"
+#include "operations.h"
 #include "problem.h"
 #include "reply.h"
 #include "resources.h"
-#include "views.h"
-
-static json_object *view_result(const Operation *op) {
-        json_object *o = json_object_new_object(), *a = json_object_new_array();
-        bool all_running = true;
-
-        if (!o || !a) {
-                json_object_put(o);
-                json_object_put(a);
-                return NULL;
-        }
-        for (size_t i = 0; i < op->n_expected; i++) {
-                json_object *e = json_object_new_object();
-
-                if (!e)
-                        break;
-                json_add_str(e, "argument", op->expected[i].argument);
-                json_add_bool(e, "running", op->expected[i].running);
-                json_object_array_add(a, e);
-                all_running = all_running && op->expected[i].running;
-        }
-        json_add(o, "expected_arguments", a);
-        json_add_bool(o, "all_running", all_running);
-        json_add_bool(o, "iommu_expected", op->iommu_expected);
-        json_add_bool(o, "iommu_active", op->iommu_active > 0);
-        json_add_bool(o, "took_effect", all_running && (!op->iommu_expected || op->iommu_active > 0));
-        return o;
-}
-
-json_object *view_operation(const Operation *op) {
-        json_object *o = json_object_new_object();
-        char self[64];
-
-        if (!o)
-                return NULL;
-        snprintf(self, sizeof self, "/v1/operations/%s", op->id);
-        json_add_str(o, "id", op->id);
-        json_add_str(o, "self", self);
-        json_add_str(o, "kind", op->kind);
-        json_add_str(o, "state", operation_state_to_string(op->state));
-        json_add_str(o, "requested_by", op->requested_by);
-        json_add(o, "created", json_timestamp(op->created_usec));
-        json_add(o, "updated", json_timestamp(op->updated_usec));
-        json_add_str(o, "error", op->error);
-        json_add_str(o, "method", op->method);
-        json_add_str(o, "boot_id_before", op->boot_id_before);
-        json_add_str(o, "boot_id_after", op->boot_id_after);
-        json_add(o, "result", op->state == OPERATION_SUCCEEDED ? view_result(op) : NULL);
-        return o;
-}
-
-static enum MHD_Result reply_operation(Request *r, unsigned status, const Operation *op) {
-        json_object *o = view_operation(op);
-
-        if (!o)
-                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
-        if (status == MHD_HTTP_ACCEPTED && asprintf(&r->location, "/v1/operations/%s", op->id) < 0) {
-                r->location = NULL;
-                json_object_put(o);
-                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
-        }
-        return reply_json(r, status, o);
-}
 
 static void start_reboot(Request *r, void *userdata) {
         Operation *op = store_find_operation(r->ctx->store, userdata);
@@ -89,12 +29,15 @@ static void start_reboot(Request *r, void *userdata) {
 /* The kernel arguments the next boot adds: recorded so the completed
  * operation can say whether they run. */
 static int record_expected_arguments(Request *r, Operation *op) {
+        _cleanup_free_ char *why = NULL;
         char **pending = NULL;
         int k;
 
-        k = pending_kernel_arguments(r->ctx, &pending);
+        k = kc_pending_additions(r->state->root, &pending, &why);
         if (k < 0)
                 return k;
+        if (why)
+                log_info("No pending kernel arguments are known: %s.", why);
         for (char **p = pending; p && *p && k >= 0; p++) {
                 k = operation_add_expected(op, *p);
                 if (startswith(*p, "intel_iommu=on") || startswith(*p, "amd_iommu=on") ||
@@ -133,6 +76,8 @@ enum MHD_Result post_reboot(Request *r) {
                          active->id);
                 return reply_operation(r, MHD_HTTP_ACCEPTED, active);
         }
+        if (refuse_while_busy(r, &ret))
+                return ret;
         if (!r->ctx->store->maintenance.enabled)
                 return problem_reply(r, PROBLEM_NOT_IN_MAINTENANCE, (ProblemField) {},
                                      "a reboot needs maintenance mode: PUT /v1/maintenance {\"enabled\": true} first");

@@ -29,10 +29,6 @@ enum MHD_Result patch_kernel_cmdline(Request *r);
 enum MHD_Result get_kernel_cmdline_presets(Request *r);
 enum MHD_Result get_events(Request *r);
 
-/* The kernel arguments the configured bootloader adds to what runs now
- * (NULL-terminated, NULL for none): what a reboot is expected to bring. */
-int pending_kernel_arguments(AgentContext *ctx, char ***ret);
-
 /* An IOMMU group number as a client writes it: decimal digits, no sign, no
  * leading zero but "0" itself. -EINVAL otherwise. */
 int parse_group_id(const char *s, int *ret);

@@ -190,7 +190,7 @@ class Agent:
 # killed), printing the number of each one that was answered. The bodies are
 # used in turn, "{n}" replaced by the request's number.
 HAMMER = r"""
-import sys, json, urllib.request
+import sys, json, urllib.error, urllib.request
 base, path, method, token = sys.argv[1:5]
 bodies = json.loads(sys.argv[5])
 for n in range(100000):
@@ -200,6 +200,8 @@ for n in range(100000):
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
             r.read()
+    except urllib.error.HTTPError as e:  # answered, with an error (a 409 while an operation runs)
+        e.read()
     except Exception:
         break
     print(n, flush=True)
@@ -210,6 +212,48 @@ def hammer(agent, method, path, role, bodies):
     """Starts HAMMER against agent; communicate() gives the answered numbers."""
     return subprocess.Popen([sys.executable, "-c", HAMMER, agent.base, path, method, token_for(role),
                              json.dumps(bodies)], stdout=subprocess.PIPE, text=True)
+
+
+def wait_operation(agent, op_id, states=("succeeded", "failed"), timeout=60, role="reader"):
+    """Polls GET /v1/operations/{id} until the operation is in one of states."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = agent.request(f"/v1/operations/{op_id}", role=role)
+        assert r.status == 200, r
+        op = r.json()
+        if op["state"] in states:
+            return op
+        if time.monotonic() > deadline:
+            raise AssertionError(f"operation {op_id} stayed {op['state']}: {op}")
+        time.sleep(0.05)
+
+
+class Finished:
+    """An operation's outcome seen as the synchronous reply it replaced:
+    status 200 and the result, or the problem's status and the problem."""
+
+    def __init__(self, accepted, op):
+        self.accepted = accepted
+        self.op = op
+        self.status = 200 if op["state"] == "succeeded" else (op["problem"] or {}).get("status", 500)
+        self.headers = accepted.headers
+
+    def json(self):
+        return self.op["result"] if self.op["state"] == "succeeded" else self.op["problem"]
+
+    def __repr__(self):
+        return f"<Finished {self.status} {json.dumps(self.op)[:400]}>"
+
+
+def finish(agent, r):
+    """A 202 followed to its end (checked: Location, the operation's kind
+    and requester); any other reply is returned as it is."""
+    if r.status != 202:
+        return r
+    op = r.json()
+    assert r.headers["location"] == op["self"] == f"/v1/operations/{op['id']}", r
+    assert op["state"] in ("accepted", "running") and op["result"] is None, op
+    return Finished(r, wait_operation(agent, op["id"]))
 
 
 def free_port():

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import mksysfs
-from conftest import BINARY
+from conftest import BINARY, finish
 
 BUILDDIR = Path(os.environ.get("HOSTDEVD_BUILDDIR", BINARY.parent))
 PCIMOCK = BUILDDIR / "tests" / "mock" / "pcimock.so"
@@ -58,19 +58,33 @@ def mock_log(root):
     return p.read_text() if p.exists() else ""
 
 
+def settle(agent, r, kind, status):
+    """A refusal found before anything is written answers at once (409);
+    otherwise the change is an operation (202) whose end stands for the
+    reply it replaced: its result (200) or its problem (500)."""
+    if status == 409:
+        assert r.status == 409, r
+        return r.json()
+    assert r.status == 202 and r.json()["kind"] == kind, r
+    done = finish(agent, r)
+    assert done.status == status, done
+    if status == 200:
+        steps = [s["step"] for s in done.op["progress"]]
+        assert steps and "IOMMU group" in steps[0], steps
+    return done.json()
+
+
 def bind(agent, addr, persistent=None, status=200, role="operator"):
     body = {"driver": "vfio-pci"}
     if persistent is not None:
         body["persistent"] = persistent
     r = agent.request(f"/v1/devices/{addr}/driver", method="PUT", data=json.dumps(body).encode(), role=role)
-    assert r.status == status, r
-    return r.json()
+    return settle(agent, r, "bind", status)
 
 
 def release(agent, addr, status=200):
     r = agent.request(f"/v1/devices/{addr}/driver", method="DELETE", role="operator")
-    assert r.status == status, r
-    return r.json()
+    return settle(agent, r, "release", status)
 
 
 def drivers(agent, *addrs):

@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import SRCDIR, fault_env, hammer
+from conftest import SRCDIR, fault_env, finish, hammer
 import mksysfs
 
 BOOTLOADER = SRCDIR / "tests" / "data" / "bootloader"
@@ -80,7 +80,15 @@ def temp_files(root):
 
 
 def patch(agent, body, **kw):
-    return agent.request("/v1/kernel-cmdline", method="PATCH", data=json.dumps(body).encode(), **kw)
+    """PATCH, followed to its end when it became an operation (not a dry run):
+    the operation's result then stands for the 200 it replaced."""
+    r = agent.request("/v1/kernel-cmdline", method="PATCH", data=json.dumps(body).encode(), **kw)
+    if r.status == 202:
+        assert not body.get("dry_run"), "a dry run answers at once"
+        assert r.json()["kind"] == "kernel-cmdline"
+    elif r.status == 200:
+        assert body.get("dry_run"), f"a change answers 202, not {r}"
+    return finish(agent, r)
 
 
 def maintenance(agent, enabled=True):

@@ -34,6 +34,11 @@
  *       write-fails ATTR ADDRESS ERRNO    writing ADDRESS (or to ADDRESS's ATTR, for
  *                                         driver_override) fails with ERRNO (EIO, EBUSY,
  *                                         ENODEV, EINVAL, EPERM) and does nothing
+ *       write-waits ATTR ADDRESS          that write blocks, as a driver's remove() can,
+ *                                         until ROOT/meta/pcimock-release exists (at most
+ *                                         120 s); while it waits, ROOT/meta/pcimock-waiting
+ *                                         holds "ATTR ADDRESS". Only the writing thread
+ *                                         waits: the mock's lock is not held.
  * Every intercepted write is appended to ROOT/meta/pcimock.log as
  * "ATTR SUBJECT VALUE -> RESULT" (RESULT "ok" or an errno name).
  *
@@ -263,6 +268,21 @@ static int write_fault(const char *root, const char *attr, const char *subject) 
         }
         free(text);
         return e;
+}
+
+/* Whether writing subject to attr is to wait (a "write-waits" line). */
+static bool write_waits(const char *root, const char *attr, const char *subject) {
+        char *p = pathf("%s/meta/pcimock-faults", root), *text = read_text(p), *line, *save = NULL;
+        bool w = false;
+
+        free(p);
+        for (line = text ? strtok_r(text, "\n", &save) : NULL; line && !w; line = strtok_r(NULL, "\n", &save)) {
+                char k[64], a[64], s[64];
+                w = sscanf(line, "%63s %63s %63s", k, a, s) == 3 && strcmp(k, "write-waits") == 0 &&
+                    strcmp(a, attr) == 0 && strcmp(s, subject) == 0;
+        }
+        free(text);
+        return w;
 }
 
 static bool is_bridge(const char *devdir) {
@@ -629,11 +649,53 @@ int __openat_2(int dir_fd, const char *path, int flags) {
 }
 int __openat64_2(int dir_fd, const char *path, int flags) __attribute__((alias("__openat_2")));
 
+/* A "write-waits" write: blocks until the test releases it, outside the lock. */
+static void maybe_wait(int fd, const char *buf, size_t count) {
+        const char *root = mock_root();
+        char *dir = NULL, *subject, *waiting, *release;
+        Attr attr;
+
+        if (!root || fd < 0 || fd >= MAX_TRACKED)
+                return;
+        pthread_mutex_lock(&lock);
+        attr = tracked[fd].attr;
+        if (attr != ATTR_NONE && tracked[fd].dir)
+                dir = strdup(tracked[fd].dir);
+        pthread_mutex_unlock(&lock);
+        if (attr == ATTR_NONE) {
+                free(dir);
+                return;
+        }
+        if (attr == ATTR_OVERRIDE)
+                subject = dir ? strdup(strrchr(dir, '/') + 1) : NULL;
+        else
+                subject = strndup(buf, count);
+        if (subject)
+                subject[strcspn(subject, "\n")] = 0;
+        if (subject && write_waits(root, attr_name(attr), subject)) {
+                char *note = pathf("%s %s\n", attr_name(attr), subject);
+                struct stat st;
+
+                waiting = pathf("%s/meta/pcimock-waiting", root);
+                release = pathf("%s/meta/pcimock-release", root);
+                write_text(waiting, note, false);
+                for (int i = 0; i < 120 * 50 && stat(release, &st) < 0; i++)
+                        usleep(20 * 1000);
+                unlink(waiting);
+                free(note);
+                free(waiting);
+                free(release);
+        }
+        free(subject);
+        free(dir);
+}
+
 ssize_t write(int fd, const void *buf, size_t count) {
         Tracked t = {};
         int e;
 
         init_real();
+        maybe_wait(fd, buf, count);
         if (fd >= 0 && fd < MAX_TRACKED) {
                 pthread_mutex_lock(&lock);
                 if (tracked[fd].attr != ATTR_NONE) {

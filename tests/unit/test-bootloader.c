@@ -1004,11 +1004,15 @@ static void test_regenerate(void) {
                         abort();
                 root = root_at(dir);
                 b = detect_at(root);
-                ok(b && bootloader_regenerate(b, &res) == 0 && !res->ran && res->exit_status == -1,
+                ok(b && bootloader_regenerate(b, 0, &res) == 0 && !res->ran && res->exit_status == -1,
                    "%s: nothing runs under a fixture root", t[i].fixture);
                 is_str(res ? res->command : NULL, t[i].command, "%s: the command that would run", t[i].fixture);
                 ok(res && res->reason && (t[i].command ? strstr(res->reason, "not the host") : strstr(res->reason, "Not needed")),
                    "%s: says why: %s", t[i].fixture, res ? strempty(res->reason) : "");
+                ok(t[i].command ? b && bootloader_regen_tool(b) &&
+                                          startswith(t[i].command, bootloader_regen_tool(b))
+                                : b && !bootloader_regen_tool(b),
+                   "%s: the tool is the command's first word", t[i].fixture);
         }
 }
 

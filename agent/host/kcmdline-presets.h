@@ -7,9 +7,9 @@
 
 #include <stdbool.h>
 
-#include "host/capability.h"
-#include "host/hostinfo.h"
-#include "host/host-state.h"
+#include "capability.h"
+#include "hostinfo.h"
+#include "host-state.h"
 
 typedef struct PresetInfo {
         const char *name;

@@ -1,4 +1,4 @@
-/* PATCH /v1/kernel-cmdline's body and edits: see kcmdline-edits.h. */
+/* PATCH /v1/kernel-cmdline's body: see kcmdline-body.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,18 +6,28 @@
 #include "basic/macro.h"
 #include "basic/strv.h"
 #include "json-util.h"
-#include "kcmdline-edits.h"
+#include "kcmdline-body.h"
 #include "kernel-cmdline/kcmdline-edit.h"
 #include "problem.h"
 
 /* ---- The body ---- */
 
-void patch_request_done(PatchRequest *p) {
-        for (BootEditType t = 0; t < _BOOT_EDIT_TYPE_MAX; t++)
-                json_object_put(p->lists[t]);
-        json_object_put(p->presets);
-        json_object_put(p->remove_presets);
-        strv_free(p->ids);
+/* The strings of a list parse_list() checked, copied. */
+static int copy_list(json_object *l, char ***ret) {
+        _cleanup_strv_free_ char **v = NULL;
+
+        for (size_t i = 0; l && i < json_object_array_length(l); i++)
+                if (strv_extend(&v, json_object_get_string(json_object_array_get_idx(l, i))) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+static bool copied(Request *r, json_object *l, char ***ret, enum MHD_Result *ret_mhd) {
+        if (copy_list(l, ret) >= 0)
+                return true;
+        *ret_mhd = problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
+        return false;
 }
 
 /* The library's own rules, tried on an empty line: -EINVAL when spec is
@@ -88,7 +98,7 @@ static bool parse_list(Request *r, json_object *body, const char *field, size_t 
         return true;
 }
 
-static bool parse_edit_lists(Request *r, json_object *body, PatchRequest *p, enum MHD_Result *ret_mhd) {
+static bool parse_edit_lists(Request *r, json_object *body, KcEditRequest *p, enum MHD_Result *ret_mhd) {
         for (BootEditType t = 0; t < _BOOT_EDIT_TYPE_MAX; t++) {
                 const char *field = boot_edit_type_to_string(t);
                 json_object *l;
@@ -111,12 +121,13 @@ static bool parse_edit_lists(Request *r, json_object *body, PatchRequest *p, enu
                                 return false;
                         }
                 }
-                p->lists[t] = json_object_get(l); /* a reference of p's own */
+                if (!copied(r, l, &p->lists[t], ret_mhd))
+                        return false;
         }
         return true;
 }
 
-static bool parse_presets(Request *r, json_object *body, const char *field, bool removing, json_object **ret,
+static bool parse_presets(Request *r, json_object *body, const char *field, bool removing, char ***ret,
                           enum MHD_Result *ret_mhd) {
         json_object *l;
 
@@ -136,11 +147,10 @@ static bool parse_presets(Request *r, json_object *body, const char *field, bool
                                          name);
                 return false;
         }
-        *ret = json_object_get(l); /* a reference of the caller's own */
-        return true;
+        return copied(r, l, ret, ret_mhd);
 }
 
-static bool parse_ids(Request *r, json_object *body, PatchRequest *p, enum MHD_Result *ret_mhd) {
+static bool parse_ids(Request *r, json_object *body, KcEditRequest *p, enum MHD_Result *ret_mhd) {
         json_object *l;
 
         if (!parse_list(r, body, "vfio_pci_ids", VFIO_IDS_MAX, &l, ret_mhd))
@@ -185,12 +195,11 @@ static bool parse_flag(Request *r, json_object *body, const char *field, bool *r
         return false;
 }
 
-bool parse_patch(Request *r, PatchRequest *p, enum MHD_Result *ret_mhd) {
+bool parse_patch(Request *r, KcEditRequest *p, enum MHD_Result *ret_mhd) {
         static const char *const fields[] = { "append", "append_if_missing", "delete", "delete_if_present",
                                               "delete_owned", "replace", "presets", "remove_presets",
                                               "vfio_pci_ids", "allow_conflicts", "dry_run", NULL };
         _cleanup_(json_object_putp) json_object *body = NULL;
-        size_t n = 0;
 
         if (!request_json_body(r, fields, &body, ret_mhd) || !parse_edit_lists(r, body, p, ret_mhd) ||
             !parse_presets(r, body, "presets", false, &p->presets, ret_mhd) ||
@@ -198,12 +207,7 @@ bool parse_patch(Request *r, PatchRequest *p, enum MHD_Result *ret_mhd) {
             !parse_ids(r, body, p, ret_mhd) || !parse_flag(r, body, "allow_conflicts", &p->allow_conflicts, ret_mhd) ||
             !parse_flag(r, body, "dry_run", &p->dry_run, ret_mhd))
                 return false;
-        for (BootEditType t = 0; t < _BOOT_EDIT_TYPE_MAX; t++)
-                n += p->lists[t] ? json_object_array_length(p->lists[t]) : 0;
-        n += p->presets ? json_object_array_length(p->presets) : 0;
-        n += p->remove_presets ? json_object_array_length(p->remove_presets) : 0;
-        n += strv_length(p->ids);
-        if (n == 0) {
+        if (kc_edit_request_size(p) == 0) {
                 *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "" },
                                          "nothing to do: give at least one edit (append, append_if_missing, delete, "
                                          "delete_if_present, delete_owned, replace, presets, remove_presets, "
@@ -213,141 +217,3 @@ bool parse_patch(Request *r, PatchRequest *p, enum MHD_Result *ret_mhd) {
         return true;
 }
 
-/* ---- The edits ---- */
-
-void edits_done(Edits *e) {
-        for (size_t i = 0; i < e->n; i++) {
-                free((char *) e->edits[i].spec);
-                free(e->pointers[i]);
-        }
-        free(e->edits);
-        free(e->pointers);
-        *e = (Edits) {};
-}
-
-static int edits_add(Edits *e, BootEditType type, const char *spec, const char *pointer) {
-        BootEdit *edits = reallocarray(e->edits, e->n + 1, sizeof(BootEdit));
-        char **pointers;
-        char *s, *p;
-
-        if (!edits)
-                return -ENOMEM;
-        e->edits = edits;
-        pointers = reallocarray(e->pointers, e->n + 1, sizeof(char *));
-        if (!pointers)
-                return -ENOMEM;
-        e->pointers = pointers;
-        s = strdup(spec);
-        p = strdup(pointer);
-        if (!s || !p) {
-                free(s);
-                free(p);
-                return -ENOMEM;
-        }
-        e->edits[e->n] = (BootEdit) { .type = type, .spec = s };
-        e->pointers[e->n++] = p;
-        return 0;
-}
-
-static int add_list(Edits *e, const PatchRequest *p, BootEditType t) {
-        json_object *l = p->lists[t];
-        char pointer[64];
-        int r;
-
-        for (size_t i = 0; l && i < json_object_array_length(l); i++) {
-                snprintf(pointer, sizeof pointer, "/%s/%zu", boot_edit_type_to_string(t), i);
-                r = edits_add(e, t, json_object_get_string(json_object_array_get_idx(l, i)), pointer);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int add_args(Edits *e, BootEditType t, char *const *args, const char *pointer) {
-        for (char *const *a = args; a && *a; a++) {
-                int r = edits_add(e, t, *a, pointer);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int add_removed_presets(Edits *e, const PatchRequest *p) {
-        for (size_t i = 0; p->remove_presets && i < json_object_array_length(p->remove_presets); i++) {
-                const char *name = json_object_get_string(json_object_array_get_idx(p->remove_presets, i));
-                _cleanup_strv_free_ char **args = NULL;
-                char pointer[64];
-                int r;
-
-                r = preset_arguments_any_host(name, &args);
-                if (r < 0)
-                        return r;
-                snprintf(pointer, sizeof pointer, "/remove_presets/%zu", i);
-                r = add_args(e, BOOT_EDIT_DELETE_OWNED, args, pointer);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* The presets' arguments; a preset that does not apply to this host is a
- * 409 naming it (returns false with *ret_mhd). */
-static bool add_presets(Request *r, Edits *e, const PatchRequest *p, const PresetHost *host, int *ret_r,
-                        enum MHD_Result *ret_mhd) {
-        *ret_r = 0;
-        for (size_t i = 0; p->presets && i < json_object_array_length(p->presets); i++) {
-                const char *name = json_object_get_string(json_object_array_get_idx(p->presets, i));
-                _cleanup_strv_free_ char **args = NULL;
-                _cleanup_free_ char *reason = NULL;
-                char pointer[64];
-                int k;
-
-                snprintf(pointer, sizeof pointer, "/presets/%zu", i);
-                k = preset_arguments(host, name, &args, &reason);
-                if (k == -EOPNOTSUPP) {
-                        *ret_mhd = problem_reply(r, PROBLEM_PRESET_NOT_APPLICABLE, (ProblemField) { .pointer = pointer },
-                                                 "the preset '%s' does not apply to this host: %s", name, reason);
-                        return false;
-                }
-                if (k >= 0)
-                        k = add_args(e, BOOT_EDIT_APPEND_IF_MISSING, args, pointer);
-                if (k < 0) {
-                        *ret_r = k;
-                        return false;
-                }
-        }
-        return true;
-}
-
-bool build_edits(Request *r, const PatchRequest *p, const KcState *s, const PresetHost *host, Edits *e,
-                        enum MHD_Result *ret_mhd) {
-        _cleanup_free_ char *ids_arg = NULL;
-        bool ids_configured = false;
-        int k = 0;
-
-        if (p->ids) {
-                k = vfio_ids_argument(p->ids, &ids_arg);
-                ids_configured = kcmdline_get(s->config->configured, "vfio-pci.ids") != NULL;
-        }
-        if (k >= 0)
-                k = add_list(e, p, BOOT_EDIT_REPLACE);
-        if (k >= 0 && ids_arg && ids_configured)
-                k = edits_add(e, BOOT_EDIT_REPLACE, ids_arg, "/vfio_pci_ids");
-        for (BootEditType t = BOOT_EDIT_DELETE; k >= 0 && t <= BOOT_EDIT_DELETE_OWNED; t++)
-                k = add_list(e, p, t);
-        if (k >= 0)
-                k = add_removed_presets(e, p);
-        if (k >= 0)
-                k = add_list(e, p, BOOT_EDIT_APPEND);
-        if (k >= 0)
-                k = add_list(e, p, BOOT_EDIT_APPEND_IF_MISSING);
-        if (k >= 0 && !add_presets(r, e, p, host, &k, ret_mhd) && k >= 0)
-                return false; /* refused, the reply is queued */
-        if (k >= 0 && ids_arg && !ids_configured)
-                k = edits_add(e, BOOT_EDIT_APPEND_IF_MISSING, ids_arg, "/vfio_pci_ids");
-        if (k < 0) {
-                *ret_mhd = problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
-                return false;
-        }
-        return true;
-}
