@@ -70,8 +70,14 @@ static int read_sriov(PciDevice *d, int dir_fd) {
         if (r < 0)
                 return r;
         d->is_pf = true;
-        if (read_int_at(dir_fd, "sriov_numvfs", &d->enabled_vfs) < 0)
+        if (read_int_at(dir_fd, "sriov_numvfs", &d->enabled_vfs) < 0 || d->enabled_vfs < 0)
                 d->enabled_vfs = 0;
+        /* The PCIe TotalVFs field is 16 bits: an odd file cannot make us
+         * look for billions of virtfn links. */
+        if (d->total_vfs < 0 || d->total_vfs > 65535)
+                d->total_vfs = 65535;
+        if (d->enabled_vfs > d->total_vfs)
+                d->enabled_vfs = d->total_vfs;
         return read_vfs(d, dir_fd);
 }
 
