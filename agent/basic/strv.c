@@ -102,7 +102,7 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 void strv_sort(char **l) {
-        qsort(l, strv_length(l), sizeof(char *), cmp_str);
+        qsort_safe(l, strv_length(l), sizeof(char *), cmp_str);
 }
 
 int strv_copy(char *const *l, char ***ret) {

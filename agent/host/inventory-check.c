@@ -66,7 +66,7 @@ int inventory_check(const Inventory *inv, const HostRoot *root, char ***ret_stal
         }
         n_present = strv_length(present);
         if (present)
-                qsort(present, n_present, sizeof(char *), cmp_str);
+                qsort_safe(present, n_present, sizeof(char *), cmp_str);
 
         for (size_t i = 0; i < n_present; i++) {
                 const PciDevice *d = inventory_find(inv, present[i]);

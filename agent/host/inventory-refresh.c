@@ -135,9 +135,9 @@ static int merge(const Inventory *old, char *const *set, size_t n_set, PciDevice
                         return -ENOMEM;
                 inv->n_devices++;
         }
-        memcpy(inv->devices + inv->n_devices, got, sizeof(PciDevice) * n_got);
+        memcpy_safe(inv->devices + inv->n_devices, got, sizeof(PciDevice) * n_got);
         inv->n_devices += n_got;
-        qsort(inv->devices, inv->n_devices, sizeof(PciDevice), cmp_device);
+        qsort_safe(inv->devices, inv->n_devices, sizeof(PciDevice), cmp_device);
         return 0;
 }
 
@@ -161,7 +161,7 @@ static int stale_groups(const Inventory *old, const Inventory *inv, char *const 
                 if (b && b->iommu_group >= 0)
                         ids[n++] = b->iommu_group;
         }
-        qsort(ids, n, sizeof(int), cmp_int);
+        qsort_safe(ids, n, sizeof(int), cmp_int);
         *ret = TAKE_PTR(ids);
         *ret_n = n;
         return 0;

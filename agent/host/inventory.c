@@ -107,7 +107,7 @@ static int build_groups(const HostRoot *root, Inventory *inv, const Inventory *o
         for (size_t i = 0; i < inv->n_devices; i++)
                 if (inv->devices[i].iommu_group >= 0)
                         ids[n_ids++] = inv->devices[i].iommu_group;
-        qsort(ids, n_ids, sizeof(int), cmp_int);
+        qsort_safe(ids, n_ids, sizeof(int), cmp_int);
 
         inv->groups = calloc(n_ids + 1, sizeof(IommuGroup));
         if (!inv->groups)

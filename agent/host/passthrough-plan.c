@@ -346,7 +346,7 @@ static int collect_groups(const PlanInput *in, char **requested, PassthroughPlan
                 if (r < 0)
                         return r;
         }
-        qsort(p->groups, p->n_groups, sizeof(PlanGroup), cmp_plan_group);
+        qsort_safe(p->groups, p->n_groups, sizeof(PlanGroup), cmp_plan_group);
         return 0;
 }
 
@@ -387,7 +387,7 @@ static int pin(const PlanInput *in, PassthroughPlan *p) {
                         }
                 }
         }
-        qsort(p->numa_nodes, p->n_numa_nodes, sizeof(int), cmp_int);
+        qsort_safe(p->numa_nodes, p->n_numa_nodes, sizeof(int), cmp_int);
         return 0;
 }
 

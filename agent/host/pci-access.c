@@ -243,7 +243,7 @@ static int scan_devices(struct pci_access *acc, ScanState *st) {
                 if (r < 0)
                         return r;
         }
-        qsort(st->devices, st->n, sizeof(PciDevice), cmp_device);
+        qsort_safe(st->devices, st->n, sizeof(PciDevice), cmp_device);
         return 0;
 }
 
@@ -308,7 +308,7 @@ static int read_named(struct pci_access *acc, const HostRoot *root, char *const 
                 if (r < 0)
                         return r;
         }
-        qsort(st->devices, st->n, sizeof(PciDevice), cmp_device);
+        qsort_safe(st->devices, st->n, sizeof(PciDevice), cmp_device);
         return 0;
 }
 

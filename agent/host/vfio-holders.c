@@ -120,7 +120,7 @@ static int process_groups(const Prefixes *p, int proc_fd, const char *pid, int *
                 groups[n++] = g;
         }
         if (n > 1)
-                qsort(groups, n, sizeof(int), cmp_int);
+                qsort_safe(groups, n, sizeof(int), cmp_int);
         {
                 size_t k = 0;
                 for (size_t i = 0; i < n; i++)
@@ -293,7 +293,7 @@ int vfio_holders_scan(const HostRoot *root, VfioHolder **ret, size_t *ret_n) {
                 return r;
         }
         if (n > 0)
-                qsort(h, n, sizeof(VfioHolder), cmp_holder);
+                qsort_safe(h, n, sizeof(VfioHolder), cmp_holder);
         *ret = h;
         *ret_n = n;
         return 0;

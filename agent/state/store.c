@@ -503,7 +503,7 @@ static int load_operations(Store *s) {
                         move_aside(path, r);
         }
         if (s->n_operations > 1)
-                qsort(s->operations, s->n_operations, sizeof(Operation *), cmp_operation);
+                qsort_safe(s->operations, s->n_operations, sizeof(Operation *), cmp_operation);
         return 0;
 }
 
