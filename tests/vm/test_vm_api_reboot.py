@@ -44,6 +44,7 @@ RUN_TIMEOUT = 300        # run-machine's bound on the whole run, both boots
 FIRST_ANSWER = 150       # from QEMU's start to the agent's first answer
 BACK_AFTER_REBOOT = 150  # from POST /v1/reboot to the agent's answer in boot 2
 POWER_OFF = 90           # from maintenance off to run-machine's exit
+OPERATION_DONE = 60      # from a change's 202 to its operation's end
 MAINTENANCE_REASON = "hostdevd vm test: turning the IOMMU on"
 
 
@@ -124,6 +125,24 @@ class Cycle:
         self.answers[name] = answer
         return answer
 
+    def change(self, name, method, path, body=None, seconds=OPERATION_DONE):
+        """A change answered 202 is followed to its end: the operation's last
+        state is recorded as step NAME-operation (the next change would be
+        409 operation-in-progress while it runs)."""
+        answer = self.step(name, method, path, body)
+        location = answer.headers.get("Location", "")
+        if answer.status != 202 or not location.startswith("/v1/operations/"):
+            return answer
+        deadline = time.monotonic() + seconds
+        while True:
+            op = self.step(f"{name}-operation", "GET", location)
+            if op.status != 200 or (op.json or {}).get("state") in ("succeeded", "failed"):
+                return answer
+            if time.monotonic() > deadline:
+                self.notes.append(f"{name}: the operation was not done within {seconds} s: {op}")
+                return answer
+            time.sleep(0.5)
+
     def wait_for_agent(self, what, seconds, boot_id_not=None):
         """Poll GET /v1/host until the agent answers 200 (with a boot id
         other than boot_id_not); the answer, or None (stopped_at says why)."""
@@ -185,8 +204,8 @@ def drive(c):
     change = {"append_if_missing": list(args.get("add") or []) + list(args.get("optional") or []),
               "delete_if_present": list(args.get("remove") or [])}
     c.notes.append(f"PATCH body from /v1/capabilities: {change}")
-    c.step("patch", "PATCH", "/v1/kernel-cmdline", change)
-    c.step("patch-again", "PATCH", "/v1/kernel-cmdline", change)
+    c.change("patch", "PATCH", "/v1/kernel-cmdline", change)
+    c.change("patch-again", "PATCH", "/v1/kernel-cmdline", change)
     c.step("kernel-cmdline-pending", "GET", "/v1/kernel-cmdline")
 
     reboot = c.step("reboot", "POST", "/v1/reboot", {})
@@ -291,6 +310,18 @@ def kernel_cmdline_api(c, name="patch"):
     return a
 
 
+def kernel_cmdline_change(c, name):
+    """A PATCH that changes (not a dry run): 202 and a kernel-cmdline
+    operation, followed to its end; the result it succeeded with."""
+    a = kernel_cmdline_api(c, name)
+    assert a.status == 202, a
+    op = c.answer(f"{name}-operation")
+    assert a.headers.get("Location") == f"/v1/operations/{a.json['id']}", a
+    assert op.status == 200 and op.json["kind"] == "kernel-cmdline", op
+    assert op.json["state"] == "succeeded", op
+    return op.json["result"]
+
+
 # ---- the run ---------------------------------------------------------------
 
 def test_the_guest_powered_off_after_two_boots(cycle):
@@ -332,13 +363,12 @@ def test_maintenance_entered(cycle):
 
 def test_kernel_cmdline_patched(cycle):
     before = cycle.answer("kernel-cmdline-1")
-    a = kernel_cmdline_api(cycle)
     assert before.status == 200, before
     assert (before.json.get("bootloader") or {}).get("kind") == "systemd-boot", before
-    assert a.status == 200, a
-    assert a.json.get("changed") is True, a
-    again = cycle.answer("patch-again")
-    assert again.status == 200 and again.json.get("changed") is False, again
+    result = kernel_cmdline_change(cycle, "patch")
+    assert result.get("changed") is True, result
+    again = kernel_cmdline_change(cycle, "patch-again")
+    assert again.get("changed") is False, again
     pending = cycle.answer("kernel-cmdline-pending")
     assert pending.status == 200, pending
     assert pending.json.get("reboot_required") is True, pending
@@ -421,8 +451,8 @@ def test_ownership_ledger_survived_the_reboot(cycle):
     """hostdevd still knows after the reboot which arguments it added (its
     ledger lives in the state directory), so it can take back its own and
     only its own later."""
-    patch = kernel_cmdline_api(cycle)
-    added = patch.json.get("owned")
+    patch = kernel_cmdline_change(cycle, "patch")
+    added = patch.get("owned")
     assert sorted(added) == ["intel_iommu=on", "iommu=pt"], patch
     after = cycle.answer("kernel-cmdline-2")
     state_dir = sorted(p.name for p in (cycle.out / "results" / "state-dir").iterdir())

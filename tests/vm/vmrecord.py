@@ -250,7 +250,31 @@ class BindingRecord:
             body = json.loads((self.results / f"{name}.json").read_text())
         except ValueError:
             body = None
+        if status == 202:
+            return self.operation_answer(name, body)
         return status, body
+
+    def operation_answer(self, name, accepted):
+        """A change answered 202: the operation the guest followed to its end
+        (NAME-operation.json) gives what a synchronous answer would have:
+        200 and the result once it succeeded, else its problem's status and
+        the problem."""
+        assert accepted and accepted["kind"] in ("bind", "release"), accepted
+        assert accepted["state"] in ("accepted", "running") and accepted["result"] is None, accepted
+        location = [line.split(":", 1)[1].strip()
+                    for line in (self.results / f"{name}.http").read_text(errors="replace").splitlines()
+                    if line.lower().startswith("location:")]
+        assert location == [f"/v1/operations/{accepted['id']}"], location
+        try:
+            op = json.loads((self.results / f"{name}-operation.json").read_text())
+        except (OSError, ValueError) as e:
+            pytest.fail(f"'{name}': the guest did not see the operation end ({e}) [{self.status().strip()}]")
+        assert op["id"] == accepted["id"] and op["kind"] == accepted["kind"], op
+        if op["state"] == "succeeded":
+            return 200, op["result"]
+        assert op["state"] == "failed", op
+        problem = op["problem"] or {}
+        return problem.get("status", 500), problem
 
     def drivers(self, step):
         """The GPU group's members -> driver (None: none), as sysfs said."""

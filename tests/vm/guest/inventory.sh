@@ -147,7 +147,24 @@ api() {
 		printf '\r\n%s' "$body"
 	} | timeout 60 nc 127.0.0.1 $PORT >"$name.http"
 	tr -d '\r' <"$name.http" | sed '1,/^$/d' >"$name.json"
-	echo "$method $path=$(head -n 1 "$name.http" | cut -d' ' -f2)" >>status.txt
+	code=$(head -n 1 "$name.http" | cut -d' ' -f2)
+	echo "$method $path=$code" >>status.txt
+	[ "$code" = 202 ] && follow "$name"
+	return 0
+}
+# follow NAME: a change answered 202 runs as an operation; its Location is
+# read until the operation succeeded or failed (NAME-operation.json), as a
+# client must before it looks at the kernel.
+follow() {
+	loc=$(tr -d '\r' <"$1.http" | sed -n 's/^[Ll]ocation: *//p' | head -n 1)
+	i=0
+	while [ -n "$loc" ] && [ $i -lt 60 ]; do
+		timeout 10 wget -q -O "$1-operation.json" --header "$auth" "http://127.0.0.1:$PORT$loc" 2>/dev/null
+		grep -q '"state": *"\(succeeded\|failed\)"' "$1-operation.json" && break
+		sleep 1
+		i=$((i + 1))
+	done
+	echo "$1 operation=$(grep -o '"state": *"[a-z]*"' "$1-operation.json" 2>/dev/null | head -n 1)" >>status.txt
 }
 # kernel_view NAME: the drivers of the GPU group's members as sysfs says
 # ("ADDR DRIVER|-", NAME-drivers.txt) and lspci -k of the GPU's slot.
