@@ -4,9 +4,11 @@
  * A stream's reply comes from a content reader (unknown size: chunked). The
  * reader copies what is queued; with nothing queued it suspends its
  * connection (the only place that may: an MHD callback) and returns 0. New
- * bytes resume it: MHD_resume_connection() signals the daemon's ITC, an
- * eventfd inside the epoll fd the sd-event loop watches, so the loop runs
- * MHD_run() and the reader is called again, whoever published the event.
+ * bytes resume it with MHD_resume_connection(), which in external-loop mode
+ * only marks the connection: libmicrohttpd serves it on the next MHD_run().
+ * So every resume also calls the server's waker, which schedules one run
+ * (a deferred event source: one run however many streams were resumed),
+ * and the reader is called again, whoever published the event.
  *
  * Frames: "id: <id>\nevent: <type>\ndata: <json>\n\n" (data is compact JSON,
  * one line); the hello and resync events of a stream carry no id of their
@@ -45,6 +47,8 @@ struct EventStreams {
         EventStreamsConfig cfg;
         EventLog *log;
         sd_event_source *heartbeat;
+        void (*wake)(void *userdata);
+        void *wake_userdata;
         EventStream *head;
         size_t n;
 };
@@ -84,10 +88,14 @@ int event_streams_admit(const EventStreams *s, const struct sockaddr *peer) {
 /* ---- one stream ---- */
 
 static void stream_wake(EventStream *e) {
-        if (e->suspended) {
-                e->suspended = false;
-                MHD_resume_connection(e->connection);
-        }
+        EventStreams *s = e->owner;
+
+        if (!e->suspended)
+                return;
+        e->suspended = false;
+        MHD_resume_connection(e->connection);
+        if (s->wake)
+                s->wake(s->wake_userdata);
 }
 
 /* A consumer that cannot keep up: the bytes are dropped, the connection is
@@ -392,6 +400,11 @@ int event_streams_new(sd_event *event, EventLog *log, const EventStreamsConfig *
         s->log = log;
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+void event_streams_set_waker(EventStreams *s, void (*wake)(void *userdata), void *userdata) {
+        s->wake = wake;
+        s->wake_userdata = userdata;
 }
 
 EventStreams *event_streams_free(EventStreams *s) {

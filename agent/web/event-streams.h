@@ -32,6 +32,10 @@ typedef struct EventStreams EventStreams;
 
 /* Follows log (which must outlive the set) and ticks the heartbeat on event. */
 int event_streams_new(sd_event *event, EventLog *log, const EventStreamsConfig *cfg, EventStreams **ret);
+/* Called whenever a stream was resumed: libmicrohttpd in external-loop
+ * mode serves a resumed connection only when MHD_run() runs again, and
+ * an event may come from anywhere (a timer, the worker's completion). */
+void event_streams_set_waker(EventStreams *s, void (*wake)(void *userdata), void *userdata);
 /* Call after the HTTP daemon stopped: no stream is left by then. */
 EventStreams *event_streams_free(EventStreams *s);
 static inline void event_streams_freep(EventStreams **s) {

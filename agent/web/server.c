@@ -29,7 +29,7 @@
 
 struct WebServer {
         struct MHD_Daemon *mhd;
-        sd_event_source *io, *timer;
+        sd_event_source *io, *timer, *kick;
         AgentContext *ctx;
         RenderCache *cache;
         EventStreams *streams;
@@ -409,6 +409,18 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         return on_io(NULL, -1, 0, userdata);
 }
 
+/* One MHD_run() soon, for connections resumed outside of it. */
+static int on_kick(sd_event_source *es, void *userdata) {
+        return on_io(NULL, -1, 0, userdata);
+}
+
+static void kick(void *userdata) {
+        WebServer *s = userdata;
+
+        if (sd_event_source_set_enabled(s->kick, SD_EVENT_ONESHOT) < 0)
+                log_debug("Could not schedule the HTTP server's run.");
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         char buf[512];
 
@@ -532,6 +544,12 @@ int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cf
         r = arm_timer(s);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the HTTP timer: %m");
+        r = sd_event_add_defer(event, &s->kick, on_kick, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->kick, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the HTTP server's wake-up: %m");
+        event_streams_set_waker(s->streams, kick, s);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -553,6 +571,9 @@ WebServer *web_server_free(WebServer *s) {
                 return NULL;
         sd_event_source_disable_unref(s->io);
         sd_event_source_disable_unref(s->timer);
+        sd_event_source_disable_unref(s->kick);
+        if (s->streams)
+                event_streams_set_waker(s->streams, NULL, NULL);
         if (s->mhd) {
                 if (s->streams)
                         end_streams(s);
@@ -570,7 +591,4 @@ unsigned web_server_port(const WebServer *s) {
 
 void web_server_inventory_changed(WebServer *s, const InventoryDiff *diff, const char *cause) {
         inventory_events_publish(s->ctx->events, s->cache, s->ctx->host, diff, cause);
-        /* Streams resumed outside MHD_run() are served on its next run: now. */
-        if (sd_event_source_set_time_relative(s->timer, 0) >= 0)
-                (void) sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
 }
