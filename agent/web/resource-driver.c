@@ -5,13 +5,15 @@
  * 409 of a refusal, found without writing), then run the change as a
  * "bind" or "release" operation on the worker (202): sysfs writes can block
  * in the kernel for seconds. Its result is the body the 200 of a
- * synchronous change had; the inventory is rescanned before it succeeds.
+ * synchronous change had; the group's devices are read again before it
+ * succeeds.
  * Every change is logged with who asked. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "basic/strv.h"
 #include "basic/time-util.h"
 #include "host/vfio-bind.h"
 #include "json-util.h"
@@ -145,17 +147,27 @@ static void bind_job_run(WorkerJob *job, void *data) {
                 report_members(job, j);
 }
 
-/* The sysfs may have changed (done, or failed half-way): scan again so that
- * every GET shows it. */
-static void rescan(BindJob *j) {
+/* The sysfs of the group's members may have changed (done, or failed
+ * half-way): they are read again, as a uevent would have them, so that every
+ * GET and the event stream show it before the operation ends. */
+static void refresh(BindJob *j) {
         _cleanup_free_ char *error = NULL;
+        _cleanup_strv_free_ char **addrs = NULL;
         HostState *state = j->op.ctx->host;
+        size_t n = 0;
         int k;
 
-        operation_job_progress("rescanning the inventory", j);
-        k = host_state_rescan(state, &error);
+        operation_job_progress("reading the group's devices again", j);
+        addrs = calloc(j->rep.n_devices + 1, sizeof(char *));
+        k = addrs ? 0 : -ENOMEM;
+        for (size_t i = 0; k >= 0 && i < j->rep.n_devices; i++)
+                if (!(addrs[n++] = strdup(j->rep.devices[i].address)))
+                        k = -ENOMEM;
+        if (k >= 0)
+                k = host_state_refresh(state, addrs, true, "operation", NULL, &error);
         if (k < 0)
-                log_warning_errno(k, "Rescan after a driver change failed: %s", error ?: strerror(-k));
+                log_warning_errno(k, "Reading the devices again after a driver change failed: %s",
+                                  error ?: strerror(-k));
 }
 
 static json_object *failure_problem(const BindJob *j, char **ret_error) {
@@ -225,7 +237,7 @@ static void bind_job_done(void *data) {
                 return;
         log_outcome(j, op);
         if (j->r >= 0 && (j->rep.outcome == BIND_DONE || j->rep.outcome == BIND_FAILED))
-                rescan(j);
+                refresh(j);
         if (ok && (v = view_result(j))) {
                 json_object_put(op->result);
                 op->result = v;

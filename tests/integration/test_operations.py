@@ -163,7 +163,7 @@ def test_binding_runs_while_the_agent_answers(tmp_path, start_agent):
     assert done["state"] == "succeeded", done
     assert done["result"]["outcome"] == "done" and done["result"]["iommu_group"] == 9
     steps = [s["step"] for s in done["progress"]]
-    assert f"{AUDIO} moved from snd_hda_intel to vfio-pci" in steps and steps[-1] == "rescanning the inventory"
+    assert f"{AUDIO} moved from snd_hda_intel to vfio-pci" in steps and steps[-1] == "reading the group's devices again"
     assert [sysfs_driver(tree, a) for a in (GPU, AUDIO)] == ["vfio-pci", "vfio-pci"]
     assert agent.get_json(f"/v1/devices/{AUDIO}")["driver"] == "vfio-pci", "rescanned before it succeeded"
 
