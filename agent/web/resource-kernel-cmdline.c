@@ -323,6 +323,24 @@ static json_object *write_failed(const KcJob *j, const Operation *op) {
                            "%s; every bootloader file was rolled back to what it was", why);
 }
 
+/* kernel-cmdline-changed: what the bootloader is now configured with, and
+ * what is pending until the next boot, taken from the operation's result. */
+static void publish_change(AgentContext *ctx, const Operation *op) {
+        static const char *const keys[] = { "after", "owned", "pending", "reboot_required" };
+        json_object *o = json_object_new_object();
+
+        if (o)
+                json_add_str(o, "operation", op->id);
+        for (size_t i = 0; o && i < ELEMENTSOF(keys); i++) {
+                json_object *v = NULL;
+
+                json_object_object_get_ex(op->result, keys[i], &v);
+                json_add(o, keys[i], json_object_get(v));
+        }
+        if (!o || event_log_publish(ctx->events, "kernel-cmdline-changed", o) < 0)
+                log_warning("Cannot publish the kernel command line change: out of memory.");
+}
+
 /* Where a finished kernel-cmdline operation is completed, on the loop: the
  * outcome recorded (result, or error with problem details) and saved. */
 static void kernel_cmdline_operation_complete(KcJob *j, Operation *op) {
@@ -344,8 +362,10 @@ static void kernel_cmdline_operation_complete(KcJob *j, Operation *op) {
                 op->state = OPERATION_SUCCEEDED;
                 op->updated_usec = now;
                 k = 0;
-                if (a->plan->changed)
+                if (a->plan->changed) {
                         log_change(op, a->plan);
+                        publish_change(j->op.ctx, op);
+                }
                 STRV_FOREACH(w, a->warnings)
                         log_warning("Kernel command line (operation %s): %s.", op->id, *w);
         }
