@@ -59,7 +59,9 @@ EXTRA_DIST += \
 	tests/integration/test_live.py \
 	tests/integration/test_hostile_input.py \
 	tests/integration/test_operations.py \
+	tests/integration/test_events.py \
 	tests/bench/bench.py \
+	tests/bench/bench-events.py \
 	tests/data/sysfs/README.md \
 	tests/data/sysfs/intel-gpu-like.tar.gz \
 	tests/data/sysfs/intel-gpu-like-vfio-bound.tar.gz \

@@ -4,8 +4,10 @@ validated against api/openapi.json (tests/integration/openapi_check.py), so a
 field the code adds, drops or mistypes fails the suite wherever it shows up.
 """
 import hashlib
+import http.client
 import json
 import os
+import queue
 import re
 import shutil
 import signal
@@ -13,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -39,6 +42,7 @@ def fault_env(spec):
     return {"LD_PRELOAD": str(FAULTINJECT), "HOSTDEVD_FAULT": spec,
             "ASAN_OPTIONS": ":".join(filter(None, [asan, "verify_asan_link_order=0"]))}
 CURL = shutil.which("curl") or "curl"
+CURL_TIMED_OUT = 28  # curl's exit code when --max-time ran out
 
 
 class Response:
@@ -66,6 +70,12 @@ def parse_curl_output(raw):
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return status, headers, body
+
+
+def is_stream(method, path):
+    """Whether the contract answers method path with an endless text/event-stream."""
+    op = SPEC.document["paths"][path].get(method.lower(), {})
+    return "text/event-stream" in op.get("responses", {}).get("200", {}).get("content", {})
 
 
 def token_for(role):
@@ -128,12 +138,14 @@ class Agent:
         raise RuntimeError("hostdevd did not start listening")
 
     def request(self, path, method="GET", headers=(), data=None, validate=True, raw_path=False,
-                role="admin", token=None, content_type="application/json", cert=True):
+                role="admin", token=None, content_type="application/json", cert=True, stream=False):
         """cert (TLS agents): True for the agent's default client certificate,
-        None for none, or a (certificate, key) pair."""
-        args = [CURL, "-s", "-S", "-i", "--max-time", "30", "-X", method]
+        None for none, or a (certificate, key) pair. stream: the answer may be
+        an endless text/event-stream; its first second is the body."""
+        limit = "1" if stream else "30"
+        args = [CURL, "-s", "-S", "-i", "--max-time", limit, "-X", method]
         if method == "HEAD":
-            args = [CURL, "-s", "-S", "-i", "--max-time", "30", "-I"]
+            args = [CURL, "-s", "-S", "-i", "--max-time", limit, "-I"]
         if raw_path:
             args.append("--path-as-is")
         headers = list(headers)
@@ -155,8 +167,11 @@ class Agent:
             if cert:
                 args += ["--cert", str(cert[0]), "--key", str(cert[1])]
         args.append(self.base + path)
-        out = subprocess.run(args, input=data if isinstance(data, bytes) else (data or "").encode(),
-                             capture_output=True, check=True).stdout
+        done = subprocess.run(args, input=data if isinstance(data, bytes) else (data or "").encode(),
+                              capture_output=True)
+        if done.returncode != 0 and not (stream and done.returncode == CURL_TIMED_OUT and done.stdout):
+            raise subprocess.CalledProcessError(done.returncode, args, done.stdout, done.stderr)
+        out = done.stdout
         resp = Response(*parse_curl_output(out))
         if validate:
             SPEC.validate_response(method, path.split("?")[0], resp.status, resp.headers, resp.body)
@@ -254,6 +269,104 @@ def finish(agent, r):
     assert r.headers["location"] == op["self"] == f"/v1/operations/{op['id']}", r
     assert op["state"] in ("accepted", "running") and op["result"] is None, op
     return Finished(r, wait_operation(agent, op["id"]))
+
+
+class EventStream:
+    """GET /v1/events read in a thread: (type, id, data) tuples in a queue,
+    each event's data checked against the schema the contract's x-events
+    names for its type (a mismatch ends the reader and is raised by until());
+    heartbeat comments counted. status and problem hold a refusal."""
+
+    def __init__(self, agent, role="reader", last_event_id=None, expect=200):
+        """expect: the status the request must get, or None for any."""
+        self.conn = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=30)
+        headers = {"Accept": "text/event-stream"}
+        if role:
+            headers["Authorization"] = f"Bearer {token_for(role)}"
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        self.conn.request("GET", "/v1/events", headers=headers)
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.events = queue.Queue()
+        self.comments = 0
+        self.error = None
+        self.ended = threading.Event()
+        if self.status != 200:
+            body = self.resp.read()
+            SPEC.validate_response("GET", "/v1/events", self.status, dict(self.resp.getheaders()), body)
+            self.problem = json.loads(body)
+            assert expect is None or self.status == expect, (self.status, self.problem)
+            return
+        assert expect is None or self.status == expect, self.status
+        SPEC.validate_response("GET", "/v1/events", self.status, dict(self.resp.getheaders()), b"")
+        assert self.resp.getheader("Content-Type").startswith("text/event-stream")
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        fields = {}
+        try:
+            for raw in iter(self.resp.readline, b""):
+                line = raw.decode().rstrip("\n")
+                if not line:
+                    if "event" in fields:
+                        data = json.loads(fields.get("data", "{}"))
+                        SPEC.validate_event(fields["event"], data)
+                        self.events.put((fields["event"], fields.get("id"), data))
+                    fields = {}
+                elif line.startswith(":"):
+                    self.comments += 1
+                else:
+                    k, _, v = line.partition(":")
+                    fields[k] = v[1:] if v.startswith(" ") else v
+        except AssertionError as e:
+            self.error = e
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        finally:
+            self.ended.set()
+
+    def until(self, type_, predicate=lambda d: True, timeout=10.0):
+        """The events up to and including the first of type_ whose data passes predicate."""
+        seen, deadline = [], time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if self.error:
+                raise self.error
+            assert left > 0, f"no {type_} event; saw {[e[0] for e in seen]}"
+            try:
+                e = self.events.get(timeout=min(left, 0.2))
+            except queue.Empty:
+                continue
+            seen.append(e)
+            if e[0] == type_ and predicate(e[2]):
+                return seen
+
+    def drain(self, quiet=0.3):
+        """The events that arrive until none has for quiet seconds."""
+        seen = []
+        while True:
+            try:
+                seen.append(self.events.get(timeout=quiet))
+            except queue.Empty:
+                if self.error:
+                    raise self.error
+                return seen
+
+    def close(self):
+        """Hang up. The reader thread holds the response's buffer while it
+        waits for a line, so the socket is shut down first: the read ends
+        at once instead of at the next heartbeat."""
+        if self.conn.sock is not None:
+            try:
+                self.conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if getattr(self, "reader", None) is not None:
+            self.reader.join(timeout=10)
+            assert not self.reader.is_alive(), "the stream's reader did not end on hang-up"
+        self.conn.close()
 
 
 def free_port():

@@ -252,6 +252,18 @@ class Spec:
                 return template, item.get(m)
         return None, None
 
+    def validate_event(self, type_, data):
+        """Raises AssertionError when an event of GET /v1/events is not one the
+        contract's x-events names, or its data breaks that event's schema."""
+        events = self.document["paths"]["/v1/events"]["get"].get("x-events") or {}
+        if type_ not in events:
+            raise AssertionError(f"event {type_!r} is not in x-events ({', '.join(sorted(events))})")
+        errors = sorted((_explain(e) for e in self._validator(events[type_]).iter_errors(data)),
+                        key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            lines = [f"  at /{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10]]
+            raise AssertionError(f"event {type_}: the data does not match x-events:\n" + "\n".join(lines))
+
     def validate_response(self, method, actual_path, status, headers, body):
         """Raises AssertionError when the reply breaks the contract."""
         template, op = self.match(method, actual_path)

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import BINARY, SPEC, Agent, free_port, token_for, unpack_snapshot, write_tokens
+from conftest import BINARY, SPEC, Agent, free_port, is_stream, token_for, unpack_snapshot, write_tokens
 
 ROLES = ("reader", "operator", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
@@ -74,7 +74,7 @@ def test_authorization_matrix(agent, method, path, role):
     assert r.status == 401, f"bad token: {r}"
 
     for caller in ROLES:
-        r = agent.request(url, method=method, data=body, role=caller)
+        r = agent.request(url, method=method, data=body, role=caller, stream=is_stream(method, path))
         if RANK[caller] < RANK[role]:
             assert r.status == 403, f"{caller} on {method} {url}: {r}"
             p = r.json()

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BINARY, Agent, CURL, free_port, unpack_snapshot, write_tokens
+from conftest import BINARY, Agent, CURL, free_port, is_stream, unpack_snapshot, write_tokens
 from test_auth import BODIES, OPERATIONS, RANK, ROLES, concrete
 from tlscerts import make_pki, subject
 
@@ -116,7 +116,8 @@ def test_authorization_matrix_over_tls(agent, pki, method, path, role):
     assert r.status == 403 and subject("unmapped") in r.json()["detail"], r
 
     for caller in ROLES:
-        r = agent.request(url, method=method, data=body, role=None, cert=client(pki, caller))
+        r = agent.request(url, method=method, data=body, role=None, cert=client(pki, caller),
+                          stream=is_stream(method, path))
         if RANK[caller] < RANK[role]:
             assert r.status == 403, f"{caller} on {method} {url}: {r}"
             p = r.json()
