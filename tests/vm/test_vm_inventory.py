@@ -9,7 +9,12 @@ field by field, and check that the kernel record itself is what the machine
 definition promises (so a broken machine shows up as such, not as a daemon
 bug).  On the machines with an IOMMU the guest then has hostdevd plan and
 bind the GPU's group to vfio-pci and release it through the API; the
-binding tests judge that against the kernel's view after each step.
+binding tests judge that against the kernel's view after each step.  Last,
+the guest changes the host behind hostdevd's back (SR-IOV VFs removed and
+created again, a driver unbound and probed, a VF put on vfio-pci through
+driver_override, its group held open by a process) with an event stream
+open; the live tests judge the answers, never preceded by a rescan, and
+the events against sysfs.
 
 Run with Debian's python (pytest is installed for it):
     HOSTDEVD_BINARY=/path/to/hostdevd /usr/bin/python3 -m pytest tests/vm
@@ -29,7 +34,7 @@ import pytest
 
 from vmrecord import (
     COMMON_DEVICES, ENDPOINTS, GPU_AUDIO, GPU_FN0, HERE, SRIOV_PF, SRIOV_VFS,
-    VFIO_BOUND, BindingRecord, Record, device_differences, drivers_allow_vfio, group_members,
+    VFIO_BOUND, BindingRecord, LiveRecord, Record, device_differences, drivers_allow_vfio, group_members,
     kernel_group_members, kernel_groups, one_per_line, out_dir,
     parse_group_listing, parse_lspci_vmm, parse_wget_headers, run_machine,
     tier_binary,
@@ -376,3 +381,123 @@ def test_bind_is_refused_without_an_iommu(boot):
     assert any(r["code"] == "no-iommu" for r in answer["reasons"]), answer
     before = (rec.results / "noiommu-before-driver.txt").read_text()
     assert (rec.results / "noiommu-after-driver.txt").read_text() == before
+
+
+# ---- the inventory follows the kernel (every machine) ----------------------
+# guest/inventory.sh (d): VFs removed and created again, a driver unbound and
+# probed again, a VF given to vfio-pci by driver_override and its group held
+# open by a process, all behind hostdevd's back and never followed by a
+# rescan. hostdevd's answers are judged against sysfs after each change; the
+# event stream open through all of it must name what changed.
+
+def contract():
+    top = HERE.parent.parent
+    sys.path.insert(0, str(top / "tests" / "integration"))
+    try:
+        from openapi_check import load_spec
+    except ImportError as e:
+        pytest.skip(f"no contract validator (tests/integration/openapi_check.py): {e}")
+    finally:
+        sys.path.pop(0)
+    return load_spec(top / "api" / "openapi.json")
+
+
+@pytest.fixture(scope="module")
+def live(boot):
+    rec = LiveRecord(boot.results / "live")
+    if rec.steps().get("skipped"):
+        pytest.fail(f"{boot.machine}: the live phase did not run: {rec.steps()['skipped']}")
+    return rec
+
+
+def test_live_vfs_removed_and_created_again(live):
+    """sriov_numvfs 0 then 3: the PF's sriov and the device list follow,
+    the new VFs with their PF and (autoprobe off) no driver."""
+    steps = live.steps()
+    assert steps.get("vfs-off") == "seen" and steps.get("vfs-on") == "seen", live.status()
+    assert live.kernel("vfs-off").split() == ["0"]
+    pf = live.answer("vfs-off")["sriov"]
+    assert pf["enabled_vfs"] == 0 and pf["vfs"] == [], pf
+    listed = {d["address"]: d for d in live.answer("vfs-off-list")["devices"]}
+    assert not [a for a, d in listed.items() if d["physfn"] == SRIOV_PF], "VFs still listed"
+    assert set(SRIOV_VFS) <= set((live.results / "devices-before.txt").read_text().split())
+
+    vfs = live.kernel("vfs-on").split()
+    assert len(vfs) == 3, vfs
+    pf = live.answer("vfs-on")["sriov"]
+    assert pf["enabled_vfs"] == 3 and sorted(pf["vfs"]) == vfs, pf
+    listed = {d["address"]: d for d in live.answer("vfs-on-list")["devices"]}
+    assert sorted(a for a, d in listed.items() if d["physfn"] == SRIOV_PF) == vfs
+    assert all(listed[a]["driver"] is None for a in vfs), [listed[a]["driver"] for a in vfs]
+
+
+def test_live_driver_unbound_and_probed_again(live):
+    steps = live.steps()
+    assert steps.get("unbound") == "seen" and steps.get("probed") == "seen", live.status()
+    assert live.drivers("unbound") == {GPU_AUDIO: None}
+    assert live.answer("unbound")["driver"] is None
+    probed = live.drivers("probed")[GPU_AUDIO]
+    assert probed == "snd_hda_intel" and live.answer("probed")["driver"] == probed
+
+
+def test_live_vf_bound_by_override_and_held_open(live, boot):
+    """libvirt's way: driver_override + drivers_probe puts a VF on vfio-pci;
+    a process opening /dev/vfio/N is listed as the group's holder, and no
+    longer once it exits."""
+    if boot.machine not in MACHINES_WITH_IOMMU:
+        pytest.skip(f"{boot.machine}: no IOMMU groups, no VFIO nodes")
+    steps = live.steps()
+    for step in ("vf-bound", "held", "closed"):
+        assert steps.get(step) == "seen", live.status()
+    vf, group = steps["vf"], int(steps["vf_group"])
+    assert live.drivers("vf-bound") == {vf: "vfio-pci"}
+    answer = live.answer("vf-bound")
+    assert answer["driver"] == "vfio-pci" and answer["driver_override"] == "vfio-pci", answer
+    assert answer["iommu_group"] == group, answer
+    pid = int(live.kernel("held"))
+    assert f"/dev/vfio/{group}" in (live.results / "held-fds.txt").read_text()
+    held = live.answer("held")
+    assert held["in_use_by"] == [{"iommu_group": group, "pid": pid, "process": "sleep", "vm": None}], held
+    assert "group-in-use" in [r["code"] for r in held["reasons"]], held
+    closed = live.answer("closed")
+    assert closed["in_use_by"] == [] and "group-in-use" not in [r["code"] for r in closed["reasons"]]
+
+
+def test_live_event_stream_names_each_change(live, boot):
+    """Every event keeps the contract; hello first, ids in order; the VFs
+    removed and added, the audio function's driver and the holders' changes
+    are all there, each burst closed by an inventory-changed from a uevent or
+    a VFIO open or close, never a rescan."""
+    spec = contract()
+    events = live.events()
+    assert events and events[0][0] == "hello", events[:3]
+    for kind, _, data in events:
+        spec.validate_event(kind, data)
+    seqs = [int(i.rsplit("-", 1)[1]) for _, i, _ in events[1:]]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+    of = lambda kind: [d for k, _, d in events if k == kind]  # noqa: E731
+    assert set(SRIOV_VFS) <= {d["address"] for d in of("device-removed")}
+    assert set(live.kernel("vfs-on").split()) <= {d["address"] for d in of("device-added")}
+    audio = [d for d in of("device-changed") if d["address"] == GPU_AUDIO]
+    assert len(audio) >= 2 and all("driver" in d["fields"] for d in audio), audio
+    changes = of("inventory-changed")
+    causes = {d["cause"] for d in changes}
+    want = {"uevent", "vfio-holders"} if boot.machine in MACHINES_WITH_IOMMU else {"uevent"}
+    assert want <= causes <= {"uevent", "vfio-holders"}, causes
+    generations = [d["generation"] for d in changes]
+    assert generations == sorted(set(generations)), generations
+    if boot.machine in MACHINES_WITH_IOMMU:
+        group = int(live.steps()["vf_group"])
+        held = [d for d in of("iommu-group-changed") if d["id"] == group and "in_use_by" in d["fields"]]
+        assert len(held) >= 2, "the open and the close of the group"
+
+
+def test_live_watch_listens_to_the_kernel(live, boot):
+    """No udevd runs in the guest: the kernel's own uevents are followed;
+    nothing overran and the consistency pass had nothing to repair."""
+    watch = live.answer("inventory")["watch"]
+    assert watch["source"] == "kernel", watch
+    assert watch["overruns"] == 0 and watch["consistency_fixed"] == 0, watch
+    assert watch["events"] > 0 and watch["snapshots"] >= 4, watch
+    if boot.machine in MACHINES_WITH_IOMMU:
+        assert watch["vfio_inotify"] is True and watch["vfio_node_events"] >= 2, watch

@@ -288,6 +288,55 @@ class BindingRecord:
         return (self.results / f"{step}-lspci.txt").read_text()
 
 
+@dataclass
+class LiveRecord:
+    """What the live phase left in RESULTS/live (see guest/inventory.sh, (d)):
+    the kernel's view after each change made behind hostdevd's back
+    (STEP-kernel.txt), hostdevd's answer once it showed it (STEP.json, with
+    "STEP=seen after N polls" or "STEP=timeout" in status.txt), and the
+    event stream read through all of it (events.txt)."""
+    results: Path
+
+    def status(self):
+        path = self.results / "status.txt"
+        return path.read_text() if path.exists() else "(no live phase)"
+
+    def steps(self):
+        """STEP -> "seen" or "timeout", and the other KEY=VALUE lines."""
+        out = {}
+        for line in self.status().splitlines():
+            key, _, value = line.partition("=")
+            out[key] = "seen" if value.startswith("seen after") else value
+        return out
+
+    def answer(self, step):
+        """hostdevd's last answer of STEP, or fail saying why there is none."""
+        try:
+            return json.loads((self.results / f"{step}.json").read_text())
+        except (OSError, ValueError) as e:
+            pytest.fail(f"no answer for '{step}' ({e}) [{self.status().strip()}]")
+
+    def kernel(self, step):
+        return (self.results / f"{step}-kernel.txt").read_text()
+
+    def drivers(self, step):
+        """ADDR -> driver (None: none) as sysfs said after STEP."""
+        return {a: _dash(d) for a, d in (line.split(" ", 1) for line in self.kernel(step).splitlines())}
+
+    def events(self):
+        """The stream as (type, id, data) per event; comments left out."""
+        out, fields = [], {}
+        for line in (self.results / "events.txt").read_text().split("\n"):
+            if not line:
+                if "event" in fields:
+                    out.append((fields["event"], fields.get("id"), json.loads(fields.get("data", "{}"))))
+                fields = {}
+            elif not line.startswith(":"):
+                key, _, value = line.partition(":")
+                fields[key] = value[1:] if value.startswith(" ") else value
+        return out
+
+
 # ---- booting ---------------------------------------------------------------
 
 def tier_binary():

@@ -225,6 +225,101 @@ else
 	members_view $bgroup bridge-after
 fi
 
+# ---- (d) the inventory follows the kernel, without a rescan ----------------
+# Changes made behind hostdevd's back, as an operator, libvirt and QEMU make
+# them: the SR-IOV VFs removed and created again (sriov_numvfs), a driver
+# unbound and the device probed again, a VF given to vfio-pci by
+# driver_override (libvirt's managed mode) and its group opened and closed
+# by a process. After each change the kernel's view is recorded
+# (STEP-kernel.txt: "ADDR DRIVER|-" per device, or the holder's pid) and the
+# daemon is asked, never told to rescan, until its answer shows the change
+# or 60 s pass (TCG is slow): STEP.json, and "STEP=seen after N polls" or
+# "STEP=timeout" in live/status.txt. The event stream, open from before the
+# first change, is live/events.txt; live/inventory.json is the watch's
+# counters at the end. test_vm_inventory.py judges all of it.
+PF=0000:06:00.0
+AUDIO=0000:01:00.1
+mkdir -p "$RESULTS/live"
+cd "$RESULTS/live" || exit 1
+: >status.txt
+# get NAME PATH: one GET, the body in NAME.json.
+get() {
+	timeout 30 wget -q -O "$1.json" --header "$auth" "$BASE$2" 2>/dev/null
+}
+# seen STEP PATH PATTERN: polls GET PATH every 0.2 s until its body, with
+# blanks and newlines taken out, matches PATTERN (grep -E).
+seen() {
+	i=0
+	while [ $i -lt 300 ]; do
+		get "$1" "$2" && tr -d ' \t\n' <"$1.json" | grep -q -E "$3" && {
+			echo "$1=seen after $i polls" >>status.txt
+			return 0
+		}
+		sleep 0.2
+		i=$((i + 1))
+	done
+	echo "$1=timeout" >>status.txt
+	return 1
+}
+drivers() {
+	for a in "$@"; do echo "$a $(link_name /sys/bus/pci/devices/$a/driver)"; done
+}
+if kill -0 $pid 2>/dev/null && [ -w /sys/bus/pci/devices/$PF/sriov_numvfs ]; then
+	timeout 600 wget -q -O events.txt --header "$auth" $BASE/v1/events 2>events.err &
+	stream=$!
+	sleep 1
+	pfdev=/sys/bus/pci/devices/$PF
+	ls -d /sys/bus/pci/devices/* | sed 's,.*/,,' >devices-before.txt
+
+	# the VFs go away: the PF shows none, the VFs are gone
+	echo 0 >$pfdev/sriov_numvfs 2>>status.txt
+	cat $pfdev/sriov_numvfs >vfs-off-kernel.txt
+	seen vfs-off /v1/devices/$PF '"enabled_vfs":0[^0-9]'
+	get vfs-off-list /v1/devices
+	# and come back, three of them this time (autoprobe is off: driverless)
+	echo 3 >$pfdev/sriov_numvfs 2>>status.txt
+	for l in $pfdev/virtfn*; do link_name "$l"; done | sort >vfs-on-kernel.txt
+	seen vfs-on /v1/devices/$PF '"enabled_vfs":3[^0-9]'
+	get vfs-on-list /v1/devices
+
+	# a driver unbound and probed again, as the kernel does it
+	echo $AUDIO >/sys/bus/pci/devices/$AUDIO/driver/unbind 2>>status.txt
+	drivers $AUDIO >unbound-kernel.txt
+	seen unbound /v1/devices/$AUDIO '"driver":null'
+	echo $AUDIO >/sys/bus/pci/drivers_probe 2>>status.txt
+	drivers $AUDIO >probed-kernel.txt
+	seen probed /v1/devices/$AUDIO '"driver":"[^"]+"'
+
+	# libvirt's managed mode: the last new VF to vfio-pci through driver_override
+	vf=$(tail -n 1 vfs-on-kernel.txt)
+	echo "vf=$vf" >>status.txt
+	if [ -n "$vf" ] && [ -e /sys/bus/pci/devices/$vf/iommu_group ]; then
+		bind_vfio $vf 2>>status.txt
+		drivers $vf >vf-bound-kernel.txt
+		vgroup=$(link_name /sys/bus/pci/devices/$vf/iommu_group)
+		echo "vf_group=$vgroup" >>status.txt
+		seen vf-bound /v1/devices/$vf '"driver":"vfio-pci"'
+		# QEMU opens the group: a process holding /dev/vfio/N
+		if [ -e /dev/vfio/$vgroup ]; then
+			sh -c "exec 3</dev/vfio/$vgroup; exec sleep 120" &
+			holder=$!
+			sleep 0.5
+			echo "$holder" >held-kernel.txt
+			ls -l /proc/$holder/fd >held-fds.txt 2>&1
+			seen held /v1/iommu-groups/$vgroup "\"pid\":$holder[^0-9]"
+			kill $holder
+			wait $holder 2>/dev/null
+			seen closed /v1/iommu-groups/$vgroup '"in_use_by":\[\]'
+		fi
+	fi
+	get inventory /v1/inventory
+	sleep 1
+	kill $stream 2>/dev/null
+	wait $stream 2>/dev/null
+else
+	echo "skipped=hostdevd is not running or no SR-IOV PF" >>status.txt
+fi
+
 cd "$RESULTS/daemon" || exit 1
 if kill -0 $pid 2>/dev/null; then
 	status "alive_at_end=yes"
