@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import socket
+import tempfile
 import time
 
 import pytest
@@ -76,9 +77,16 @@ def live(tmp_path, start_agent):
     """An agent on the sriov tree (PF1 with SR-IOV off) with the uevent hook."""
     root = tmp_path / "root"
     mksysfs.generate(sriov_topology(0), root)
-    sock = tmp_path / "uevent.sock"
+    # An AF_UNIX path holds at most 107 bytes; tmp_path under a deep build
+    # directory (make distcheck) is longer than that, so the socket lives in
+    # a short directory of its own.
+    short = tempfile.mkdtemp(prefix="hostdevd-", dir="/tmp")
+    sock = os.path.join(short, "uevent.sock")
     agent = start_agent(root, f"--uevent-socket={sock}")
-    return root, sock, agent
+    yield root, sock, agent
+    rc = agent.stop() if agent.proc.poll() is None else agent.proc.returncode
+    shutil.rmtree(short, ignore_errors=True)
+    assert rc == 0, f"hostdevd exited {rc} on SIGTERM:\n{agent.log_text()[-4000:]}"
 
 
 def test_vf_burst_is_one_snapshot(live, tmp_path):
