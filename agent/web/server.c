@@ -515,9 +515,10 @@ int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cf
                         (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
                         (cfg->tls ? MHD_USE_TLS : 0),
                 0, NULL, NULL, on_access, s,
+                /* First, so that what the other options log goes through it. */
+                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                 MHD_OPTION_ARRAY, cfg->tls ? tls_options : &tls_options[ELEMENTSOF(tls_options) - 1],
                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) cfg->timeout_sec,
                 MHD_OPTION_CONNECTION_LIMIT, (unsigned) cfg->connection_limit,
