@@ -55,8 +55,15 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
                 buf = strdup("");
                 if (!buf)
                         return -ENOMEM;
-        } else
+        } else {
+                char *shrunk;
+
                 buf[size] = 0;
+                /* Callers keep what they read (an IOMMU group's type, for each of
+                 * thousands of groups): not the page-sized buffer it was read into. */
+                if (allocated > size + 1 && (shrunk = realloc(buf, size + 1)))
+                        buf = shrunk;
+        }
 
         *ret = TAKE_PTR(buf);
         if (ret_size)

@@ -1,4 +1,5 @@
 /* Host state: see host-state.h. */
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "basic/macro.h"
@@ -17,9 +18,11 @@ int host_state_new(const char *root_dir, const char *pci_ids, HostState **ret, c
         if (r < 0)
                 return r;
         r = inventory_scan(s->root, s->names, &s->inventory, ret_error);
+        pci_names_trim(s->names);
         if (r < 0)
                 return r;
         s->generation = 1;
+        (void) malloc_trim(0); /* what the scan needed only while scanning */
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -51,6 +54,11 @@ static void replace(HostState *s, Inventory *inv, InventoryDiff *diff, const cha
                 *ret_diff = *diff;
         else
                 inventory_diff_done(diff);
+        /* The old snapshot and its renderings are gone (unless a reply in
+         * flight holds them): give their pages back rather than keep the
+         * high-water mark of every refresh. After the listener, so it costs
+         * the new ETag no latency. */
+        (void) malloc_trim(0);
 }
 
 int host_state_rescan(HostState *s, char **ret_error) {
@@ -59,6 +67,7 @@ int host_state_rescan(HostState *s, char **ret_error) {
         int r;
 
         r = inventory_scan(s->root, s->names, &inv, ret_error);
+        pci_names_trim(s->names);
         if (r < 0)
                 return r;
         r = inventory_diff(s->inventory, inv, &diff);
@@ -77,6 +86,7 @@ int host_state_refresh(HostState *s, char *const *addrs, bool holders, const cha
         int r;
 
         r = inventory_refresh(s->inventory, s->root, s->names, addrs, holders, &inv, ret_error);
+        pci_names_trim(s->names);
         if (r < 0)
                 return r;
         r = inventory_diff(s->inventory, inv, &diff);

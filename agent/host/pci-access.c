@@ -16,9 +16,62 @@
 #include "basic/macro.h"
 #include "pci-access.h"
 
+/* Names are interned: one copy of each for the process's life, however
+ * many functions carry it, and every lookup made is remembered. libpci's
+ * database (pci.ids parsed: about 2 MiB) is loaded for an id not seen
+ * before and dropped again once the scan is done (pci_names_trim()): on a
+ * host of 4,096 functions of a few dozen kinds the names cost kilobytes,
+ * and a hot-plugged device of a new kind costs one reload of pci.ids. */
+typedef struct NameKey {
+        int flags;
+        int ids[4];
+} NameKey;
+
+typedef struct Lookup {
+        struct Lookup *next;
+        NameKey key;
+        const char *name; /* interned, NULL: pci.ids does not know it */
+} Lookup;
+
+typedef struct Interned {
+        struct Interned *next;
+        char s[];
+} Interned;
+
+#define NAME_BUCKETS 1024
+
 struct PciNames {
-        struct pci_access *acc;
+        struct pci_access *acc; /* NULL while the database is not loaded */
+        char *ids_file;         /* NULL: libpci's default */
+        Lookup *lookups[NAME_BUCKETS];
+        Interned *strings[NAME_BUCKETS];
 };
+
+static unsigned hash_bytes(const void *p, size_t n) {
+        const unsigned char *b = p;
+        unsigned h = 2166136261u;
+
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * 16777619u;
+        return h % NAME_BUCKETS;
+}
+
+static const char *intern(PciNames *n, const char *s) {
+        size_t l = strlen(s);
+        unsigned h = hash_bytes(s, l);
+        Interned *i;
+
+        for (i = n->strings[h]; i; i = i->next)
+                if (streq(i->s, s))
+                        return i->s;
+        i = malloc(sizeof(Interned) + l + 1);
+        if (!i)
+                return NULL;
+        memcpy(i->s, s, l + 1);
+        i->next = n->strings[h];
+        n->strings[h] = i;
+        return i->s;
+}
 
 static jmp_buf *scan_jump;
 static char scan_error[512]; /* libpci's last message, not a path */
@@ -66,89 +119,132 @@ int pci_names_new(const char *ids_file, PciNames **ret) {
 
         if (!n)
                 return -ENOMEM;
-        n->acc = access_new();
-        if (!n->acc)
+        if (ids_file && !(n->ids_file = strdup(ids_file)))
                 return -ENOMEM;
-        if (ids_file) {
-                char *copy = strdup(ids_file);
-                if (!copy) {
-                        pci_cleanup(n->acc);
-                        return -ENOMEM;
-                }
-                pci_set_name_list_path(n->acc, copy, 1);
-        }
         *ret = TAKE_PTR(n);
         return 0;
 }
 
-PciNames *pci_names_free(PciNames *n) {
-        if (n) {
+void pci_names_trim(PciNames *n) {
+        if (n && n->acc) {
                 pci_cleanup(n->acc);
-                free(n);
+                n->acc = NULL;
         }
+}
+
+PciNames *pci_names_free(PciNames *n) {
+        if (!n)
+                return NULL;
+        pci_names_trim(n);
+        for (size_t b = 0; b < NAME_BUCKETS; b++) {
+                for (Lookup *l = n->lookups[b], *next; l; l = next) {
+                        next = l->next;
+                        free(l);
+                }
+                for (Interned *i = n->strings[b], *next; i; i = next) {
+                        next = i->next;
+                        free(i);
+                }
+        }
+        free(n->ids_file);
+        free(n);
         return NULL;
 }
 
-static int lookup(PciNames *n, char **ret, int flags, ...) {
-        char buf[1024]; /* a name from pci.ids */
+static int load_database(PciNames *n) {
+        n->acc = access_new();
+        if (!n->acc)
+                return -ENOMEM;
+        if (n->ids_file) {
+                char *copy = strdup(n->ids_file);
+                if (!copy) {
+                        pci_names_trim(n);
+                        return -ENOMEM;
+                }
+                pci_set_name_list_path(n->acc, copy, 1);
+        }
+        return 0;
+}
+
+/* libpci's answer for key, into buf; NULL when unknown, -ENOENT as *error
+ * when the database cannot be read. */
+static const char *lookup_libpci(PciNames *n, const NameKey *k, char *buf, size_t size, int *error) {
+        const int *id = k->ids;
         jmp_buf jb;
-        va_list ap;
-        char *s;
+        const char *s;
 
         /* A missing pci.ids is reported through the error handler. */
         scan_jump = &jb;
         if (setjmp(jb)) {
                 scan_jump = NULL;
-                *ret = NULL;
-                return -ENOENT;
+                *error = -ENOENT;
+                return NULL;
         }
-        va_start(ap, flags);
-        switch (flags & (PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE | PCI_LOOKUP_CLASS | PCI_LOOKUP_SUBSYSTEM)) {
+        switch (k->flags & (PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE | PCI_LOOKUP_CLASS | PCI_LOOKUP_SUBSYSTEM)) {
         case PCI_LOOKUP_VENDOR:
         case PCI_LOOKUP_CLASS:
-        case PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_VENDOR: {
-                int a = va_arg(ap, int);
-                s = pci_lookup_name(n->acc, buf, sizeof buf, flags, a);
+                s = pci_lookup_name(n->acc, buf, (int) size, k->flags, id[0]);
+                break;
+        case PCI_LOOKUP_DEVICE:
+                s = pci_lookup_name(n->acc, buf, (int) size, k->flags, id[0], id[1]);
+                break;
+        default:
+                s = pci_lookup_name(n->acc, buf, (int) size, k->flags, id[0], id[1], id[2], id[3]);
                 break;
         }
-        case PCI_LOOKUP_DEVICE: {
-                int a = va_arg(ap, int), b = va_arg(ap, int);
-                s = pci_lookup_name(n->acc, buf, sizeof buf, flags, a, b);
-                break;
-        }
-        default: {
-                int a = va_arg(ap, int), b = va_arg(ap, int), c = va_arg(ap, int), d = va_arg(ap, int);
-                s = pci_lookup_name(n->acc, buf, sizeof buf, flags, a, b, c, d);
-                break;
-        }
-        }
-        va_end(ap);
         scan_jump = NULL;
+        return s;
+}
 
-        if (!s) {
+/* The interned name for key (NULL: unknown); -ENOMEM, or -ENOENT when
+ * pci.ids cannot be read (not remembered: it may appear later). */
+static int lookup(PciNames *n, const char **ret, int flags, int a, int b, int c, int d) {
+        NameKey key = { flags, { a, b, c, d } };
+        unsigned h = hash_bytes(&key, sizeof key);
+        char buf[1024]; /* a name from pci.ids */
+        const char *s;
+        int error = 0;
+        Lookup *l;
+
+        for (l = n->lookups[h]; l; l = l->next)
+                if (memcmp(&l->key, &key, sizeof key) == 0) {
+                        *ret = l->name;
+                        return 0;
+                }
+        if (!n->acc && load_database(n) < 0)
+                return -ENOMEM;
+        s = lookup_libpci(n, &key, buf, sizeof buf, &error);
+        if (error < 0) {
                 *ret = NULL;
-                return 0;
+                return error;
         }
-        *ret = strdup(s);
-        return *ret ? 0 : -ENOMEM;
+        l = malloc(sizeof(Lookup));
+        if (!l || (s && !(s = intern(n, s)))) {
+                free(l);
+                return -ENOMEM;
+        }
+        *l = (Lookup) { .next = n->lookups[h], .key = key, .name = s };
+        n->lookups[h] = l;
+        *ret = s;
+        return 0;
 }
 
 int pci_names_fill(PciNames *n, PciDevice *d) {
         const int base = PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB;
         int r;
 
-        r = lookup(n, &d->vendor_name, base | PCI_LOOKUP_VENDOR, d->vendor_id);
+        r = lookup(n, &d->vendor_name, base | PCI_LOOKUP_VENDOR, d->vendor_id, 0, 0, 0);
         if (r == -ENOMEM)
                 return r;
-        r = lookup(n, &d->device_name, base | PCI_LOOKUP_DEVICE, d->vendor_id, d->device_id);
+        r = lookup(n, &d->device_name, base | PCI_LOOKUP_DEVICE, d->vendor_id, d->device_id, 0, 0);
         if (r == -ENOMEM)
                 return r;
-        r = lookup(n, &d->class_name, base | PCI_LOOKUP_CLASS, (int) (d->class_code >> 8));
+        r = lookup(n, &d->class_name, base | PCI_LOOKUP_CLASS, (int) (d->class_code >> 8), 0, 0, 0);
         if (r == -ENOMEM)
                 return r;
         if (d->has_subsys) {
-                r = lookup(n, &d->subsys_name, base | PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE,
-                           d->vendor_id, d->device_id, d->subsys_vendor_id, d->subsys_device_id);
+                r = lookup(n, &d->subsys_name, base | PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE, d->vendor_id,
+                           d->device_id, d->subsys_vendor_id, d->subsys_device_id);
                 if (r == -ENOMEM)
                         return r;
         }

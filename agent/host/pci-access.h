@@ -9,15 +9,20 @@
 
 typedef struct PciNames PciNames;
 
-/* Name lookups from pci.ids; ids_file NULL uses libpci's default. The
- * database is read once, on first use, and kept. */
+/* Name lookups from pci.ids; ids_file NULL uses libpci's default. Names
+ * are interned and every lookup is remembered; the database is read when
+ * an id not looked up before needs it, and kept until pci_names_trim(). */
 int pci_names_new(const char *ids_file, PciNames **ret);
+/* Drops the parsed database, keeping the names: after a scan. */
+void pci_names_trim(PciNames *n);
+/* Frees the names too: after every PciDevice that points at them. */
 PciNames *pci_names_free(PciNames *n);
 static inline void pci_names_freep(PciNames **n) {
         pci_names_free(*n);
 }
 
-/* Fills vendor, device, subsystem and class names of d (NULL when unknown). */
+/* Points vendor, device, subsystem and class names of d at the interned
+ * names (NULL when unknown). */
 int pci_names_fill(PciNames *n, PciDevice *d);
 
 /* Scans every PCI function under <root>/sys/bus/pci. Fills identity, class,

@@ -181,7 +181,6 @@ static int dup_ptr(const char *s, char **ret) {
 int pci_device_copy(const PciDevice *src, PciDevice *ret) {
         PciDevice d = *src;
 
-        d.vendor_name = d.device_name = d.subsys_name = d.class_name = NULL;
         d.driver = d.driver_override = d.local_cpulist = d.parent = d.physfn = NULL;
         d.link.current_speed = d.link.max_speed = NULL;
         d.vfs = d.reset_methods = NULL;
@@ -189,9 +188,7 @@ int pci_device_copy(const PciDevice *src, PciDevice *ret) {
         d.n_usage = 0;
         d.reasons = (ReasonList) {};
         d.assignable = false;
-        if (dup_ptr(src->vendor_name, &d.vendor_name) < 0 || dup_ptr(src->device_name, &d.device_name) < 0 ||
-            dup_ptr(src->subsys_name, &d.subsys_name) < 0 || dup_ptr(src->class_name, &d.class_name) < 0 ||
-            dup_ptr(src->driver, &d.driver) < 0 || dup_ptr(src->driver_override, &d.driver_override) < 0 ||
+        if (dup_ptr(src->driver, &d.driver) < 0 || dup_ptr(src->driver_override, &d.driver_override) < 0 ||
             dup_ptr(src->local_cpulist, &d.local_cpulist) < 0 || dup_ptr(src->parent, &d.parent) < 0 ||
             dup_ptr(src->physfn, &d.physfn) < 0 || dup_ptr(src->link.current_speed, &d.link.current_speed) < 0 ||
             dup_ptr(src->link.max_speed, &d.link.max_speed) < 0 || strv_copy(src->vfs, &d.vfs) < 0 ||
@@ -204,10 +201,6 @@ int pci_device_copy(const PciDevice *src, PciDevice *ret) {
 }
 
 void pci_device_done(PciDevice *d) {
-        free(d->vendor_name);
-        free(d->device_name);
-        free(d->subsys_name);
-        free(d->class_name);
         free(d->driver);
         free(d->driver_override);
         free(d->local_cpulist);

@@ -59,7 +59,8 @@ typedef struct PciDevice {
         bool has_subsys;
         uint32_t class_code;             /* base, sub, prog-if: 0x030000 */
         uint8_t revision;
-        char *vendor_name, *device_name, *subsys_name, *class_name;
+        /* From pci.ids, interned by PciNames (pci-access.h): shared, not freed with the device. */
+        const char *vendor_name, *device_name, *subsys_name, *class_name;
 
         char *driver;                    /* NULL: no driver bound */
         char *driver_override;           /* NULL: none set */
