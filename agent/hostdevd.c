@@ -2,6 +2,7 @@
  * layers: configuration, the host model (first scan), the HTTP server on
  * the sd-event loop, readiness and shutdown under systemd. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <libgen.h>
 #include <sys/stat.h>
@@ -33,6 +34,7 @@
 #include "web/auth.h"
 #include "web/server.h"
 #include "web/tls.h"
+#include "web/resources.h"
 #include "web/views.h"
 
 typedef struct Options {
@@ -362,17 +364,17 @@ static void cleanup_bootloader(const HostState *state) {
 
 /* --once: the same JSON the API serves, on stdout. */
 static int print_inventory(const HostState *state) {
-        json_object *o = view_device_list(state->inventory);
-        const char *s;
+        RenderedBody *b = render_body(state->inventory, false, 0, write_device_list, NULL);
+        const Representation *id;
+        int r = 0;
 
-        if (!o)
+        if (!b)
                 return log_oom();
-        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (s)
-                puts(s);
-        json_object_put(o);
-        return s && fflush(stdout) == 0 ? 0 : log_oom();
+        id = &b->rep[ENCODING_IDENTITY];
+        if (fwrite(id->data, 1, id->size, stdout) != id->size || fflush(stdout) != 0)
+                r = log_error_errno(errno, "Cannot write the inventory: %m");
+        rendered_body_unref(b);
+        return r;
 }
 
 static void on_inventory_changed(HostState *s, const InventoryDiff *diff, const char *cause, void *userdata) {
@@ -499,6 +501,11 @@ int main(int argc, char *argv[]) {
         Options o = {};
         int r;
 
+        /* A fixed threshold: glibc otherwise raises it to the size of each
+         * large block freed, and the next rendering of a multi-megabyte
+         * body then comes from the heap and stays in it. Blocks this large
+         * are mapped and unmapped whole, and RSS follows what is live. */
+        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
         log_open();
         agent_config_init(&cfg);
         r = parse_argv(argc, argv, &o);

@@ -13,7 +13,7 @@ AM_TESTS_ENVIRONMENT = \
 	LSPCI='$(LSPCI)'; export HOSTDEVD HOSTDEVD_SRCDIR HOSTDEVD_BUILDDIR PYTHON LSPCI;
 
 UNIT_LDADD = libhost.a libkcmdline.a libbasic.a $(LIBPCI_LIBS) $(SYSTEMD_LIBS)
-WEB_UNIT_LDADD = libweb.a libstate.a $(UNIT_LDADD) $(MHD_LIBS) $(GNUTLS_LIBS) $(JSONC_LIBS) -lpthread
+WEB_UNIT_LDADD = libweb.a libstate.a $(UNIT_LDADD) $(MHD_LIBS) $(GNUTLS_LIBS) $(ZLIB_LIBS) $(ZSTD_LIBS) $(JSONC_LIBS) -lpthread
 
 check_PROGRAMS += tests/unit/test-pci-addr tests/unit/test-basic tests/unit/test-router
 tests_unit_test_pci_addr_SOURCES = tests/unit/test-pci-addr.c tests/unit/tap.h

@@ -42,6 +42,13 @@ RenderedBody *render_cache_get(RenderCache *c, const char *key, uint64_t generat
         return NULL;
 }
 
+size_t render_cache_size_hint(RenderCache *c, const char *key) {
+        for (size_t i = 0; i < CACHE_SLOTS; i++)
+                if (c->slots[i].key && streq(c->slots[i].key, key))
+                        return c->slots[i].body->rep[ENCODING_IDENTITY].size;
+        return 0;
+}
+
 int render_cache_put(RenderCache *c, const char *key, uint64_t generation, RenderedBody *body) {
         Entry *e = NULL;
         char *k;

@@ -48,17 +48,17 @@ static void publish_groups(EventLog *log, const HostState *s, const InventoryDif
 static json_object *etags(RenderCache *cache, const HostState *s) {
         const struct {
                 const char *path, *key;
-                json_object *(*build)(const Inventory *inv);
+                BodyWriter write;
         } lists[] = {
-                { "/v1/devices", CACHE_KEY_DEVICES, view_device_list },
-                { "/v1/iommu-groups", CACHE_KEY_GROUPS, view_group_list },
+                { "/v1/devices", CACHE_KEY_DEVICES, write_device_list },
+                { "/v1/iommu-groups", CACHE_KEY_GROUPS, write_group_list },
         };
         json_object *o = json_object_new_object();
 
         for (size_t i = 0; o && i < ELEMENTSOF(lists); i++) {
-                RenderedBody *b = render_cached(cache, s, lists[i].key, lists[i].build);
+                RenderedBody *b = render_cached(cache, s, lists[i].key, lists[i].write, NULL);
 
-                json_add_str(o, lists[i].path, b ? b->etag : NULL);
+                json_add_str(o, lists[i].path, b ? rendered_body_etag(b) : NULL);
                 rendered_body_unref(b);
         }
         return o;

@@ -1,6 +1,6 @@
 # The HTTP layer: server, routes, problem+json, JSON views of the host model.
 noinst_LIBRARIES += libweb.a
-libweb_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS) $(GNUTLS_CFLAGS)
+libweb_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS) $(GNUTLS_CFLAGS) $(ZLIB_CFLAGS) $(ZSTD_CFLAGS)
 libweb_a_CCASFLAGS = -DOPENAPI_JSON='"$(top_srcdir)/api/openapi.json"'
 libweb_a_SOURCES = \
 	agent/web/request.h agent/web/context.h \
@@ -9,6 +9,7 @@ libweb_a_SOURCES = \
 	agent/web/audit.c agent/web/audit.h \
 	agent/web/json-util.c agent/web/json-util.h \
 	agent/web/json-body.c agent/web/json-body.h \
+	agent/web/json-writer.c agent/web/json-writer.h \
 	agent/web/problem.c agent/web/problem.h \
 	agent/web/reply.c agent/web/reply.h \
 	agent/web/cache.c agent/web/cache.h \
@@ -16,6 +17,7 @@ libweb_a_SOURCES = \
 	agent/web/event-streams.c agent/web/event-streams.h \
 	agent/web/server.c agent/web/server.h \
 	agent/web/views.c agent/web/views.h \
+	agent/web/views-inventory.c agent/web/views-inventory.h \
 	agent/web/inventory-events.c agent/web/inventory-events.h \
 	agent/web/resources.h agent/web/routes.c \
 	agent/web/resource-host.c \

@@ -133,14 +133,15 @@ static enum MHD_Result problem_replyv(Request *r, ProblemCode code, ProblemField
 
         o = problem_json(r->url, code, field, detail ?: problems[code].title);
         add_extra(o, extra);
-        s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE)
+        s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_NOSLASHESCAPE |
+                                                          (r->pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+                                                                     : JSON_C_TO_STRING_PLAIN))
               : NULL;
         if (!s || asprintf(&text, "%s\n", s) < 0) {
                 text = NULL;
                 status = MHD_HTTP_INTERNAL_SERVER_ERROR; /* out of memory: say so, briefly */
         }
-        s = text ?: "{\"title\": \"Internal error\", \"status\": 500}\n";
+        s = text ?: "{\"title\":\"Internal error\",\"status\":500}\n";
 
         resp = MHD_create_response_from_buffer(strlen(s), (void *) s, MHD_RESPMEM_MUST_COPY);
         if (!resp)

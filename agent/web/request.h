@@ -32,6 +32,7 @@ typedef struct Request {
         const char *method;  /* as received; HEAD is routed as GET */
         char *url;           /* the decoded path */
         bool is_head;
+        bool pretty;         /* ?pretty=true: indented JSON, for people */
         char *allow;         /* for a 405: the methods the path accepts */
         char *location;      /* for a 201/202: the Location of what was made */
 

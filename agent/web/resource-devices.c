@@ -1,5 +1,7 @@
 /* GET /v1/devices (with filters) and GET /v1/devices/{address}. */
 #include <ctype.h>
+#include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +12,7 @@
 #include "problem.h"
 #include "reply.h"
 #include "resources.h"
-#include "views.h"
+#include "views-inventory.h"
 
 typedef struct DeviceFilter {
         const char *class_prefix; /* 2, 4 or 6 hex digits */
@@ -19,7 +21,19 @@ typedef struct DeviceFilter {
         const char *driver;       /* a name, or "none" */
         int group;                /* -1: any */
         int assignable;           /* -1: any */
+        DeviceFieldSet fields;    /* what each device shows */
 } DeviceFilter;
+
+typedef struct OneDevice {
+        const PciDevice *device;
+        DeviceFieldSet fields;
+} OneDevice;
+
+static void write_one_device(JsonWriter *w, const Inventory *inv, const void *userdata) {
+        const OneDevice *o = userdata;
+
+        write_device(w, inv, o->device, o->fields);
+}
 
 static bool is_hex(const char *s, size_t len) {
         if (strlen(s) != len)
@@ -41,11 +55,20 @@ static bool is_driver_name(const char *s) {
         return true;
 }
 
-/* Parses the query; on a bad value returns the parameter's name. */
+/* Parses the query (the filters of GET /v1/devices, and fields for both
+ * device resources: the route table says which a path takes); on a bad
+ * value returns the parameter's name. */
 static const char *parse_filter(Request *r, DeviceFilter *f) {
         const char *v;
 
-        *f = (DeviceFilter) { .group = -1, .assignable = -1 };
+        *f = (DeviceFilter) { .group = -1, .assignable = -1, .fields = DEVICE_FIELDS_ALL };
+        if ((v = request_query(r, "fields"))) {
+                const char *unknown;
+                size_t l;
+
+                if (device_fields_parse(v, &f->fields, &unknown, &l) < 0)
+                        return "fields";
+        }
         if ((v = request_query(r, "class"))) {
                 if (!is_hex(v, 2) && !is_hex(v, 4) && !is_hex(v, 6))
                         return "class";
@@ -73,6 +96,23 @@ static const char *parse_filter(Request *r, DeviceFilter *f) {
         return NULL;
 }
 
+static enum MHD_Result bad_filter(Request *r, const char *bad) {
+        const char *v = request_query(r, bad), *unknown;
+        DeviceFieldSet set;
+        size_t l;
+
+        if (streq(bad, "fields") && device_fields_parse(v, &set, &unknown, &l) < 0) {
+                if (l == 0)
+                        return problem_reply(r, PROBLEM_INVALID_PARAMETER, (ProblemField) { .parameter = bad },
+                                             "'fields' holds an empty name: give field names separated by commas");
+                return problem_reply(r, PROBLEM_INVALID_PARAMETER, (ProblemField) { .parameter = bad },
+                                     "'fields' names '%.*s', which is not a field of a device or is given twice",
+                                     (int) l, unknown);
+        }
+        return problem_reply(r, PROBLEM_INVALID_PARAMETER, (ProblemField) { .parameter = bad },
+                             "invalid value '%s' for '%s'", v, bad);
+}
+
 static bool filter_match(const DeviceFilter *f, const PciDevice *d) {
         if (f->class_prefix) {
                 char cls[8];
@@ -91,62 +131,60 @@ static bool filter_match(const DeviceFilter *f, const PciDevice *d) {
         return true;
 }
 
-static json_object *build_list(const Inventory *inv, const DeviceFilter *f) {
-        json_object *o = json_object_new_object(), *a = json_object_new_array();
-        size_t n = 0;
-
-        if (!o || !a) {
-                json_object_put(o);
-                json_object_put(a);
-                return NULL;
-        }
-        for (size_t i = 0; i < inv->n_devices; i++) {
-                json_object *d;
-
-                if (f && !filter_match(f, &inv->devices[i]))
-                        continue;
-                d = view_device(inv, &inv->devices[i]);
-                if (!d || json_object_array_add(a, d) < 0) {
-                        json_object_put(d);
-                        json_object_put(a);
-                        json_object_put(o);
-                        return NULL;
-                }
-                n++;
-        }
-        json_add_int(o, "count", (int64_t) n);
-        json_add(o, "devices", a);
-        return o;
+/* Appends the filter, as a canonical query, to key: the cache key of this variant. */
+static void filter_key(const DeviceFilter *f, char *key, size_t size) {
+        snprintf(key, size, "devices?class=%s&vendor=%s%04x&driver=%s&group=%d&assignable=%d&fields=%08x",
+                 strempty(f->class_prefix), f->by_vendor ? "" : "-", f->by_vendor ? f->vendor : 0,
+                 strempty(f->driver), f->group, f->assignable, (unsigned) f->fields);
 }
 
-json_object *view_device_list(const Inventory *inv) {
-        return build_list(inv, NULL);
+static void write_list(JsonWriter *w, const Inventory *inv, const void *userdata) {
+        const DeviceFilter *f = userdata;
+        size_t n = 0;
+
+        jw_object_begin(w);
+        /* "count" comes first, as it always has: counted before writing. */
+        for (size_t i = 0; i < inv->n_devices; i++)
+                n += filter_match(f, &inv->devices[i]);
+        jw_kint(w, "count", (int64_t) n);
+        jw_key(w, "devices");
+        jw_array_begin(w);
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (filter_match(f, &inv->devices[i]))
+                        write_device(w, inv, &inv->devices[i], f->fields);
+        jw_array_end(w);
+        jw_object_end(w);
+}
+
+void write_device_list(JsonWriter *w, const Inventory *inv, const void *userdata) {
+        DeviceFilter all = { .group = -1, .assignable = -1, .fields = DEVICE_FIELDS_ALL };
+
+        write_list(w, inv, userdata ?: &all);
 }
 
 enum MHD_Result get_devices(Request *r) {
         DeviceFilter f;
         const char *bad = parse_filter(r, &f);
-        json_object *o;
+        char key[160];
 
         if (bad)
-                return problem_reply(r, PROBLEM_INVALID_PARAMETER, (ProblemField) { .parameter = bad },
-                                     "invalid value '%s' for '%s'", request_query(r, bad), bad);
-        if (MHD_get_connection_values(r->connection, MHD_GET_ARGUMENT_KIND, NULL, NULL) == 0)
-                return reply_cached(r, CACHE_KEY_DEVICES, view_device_list);
-
-        o = build_list(r->state->inventory, &f);
-        if (!o)
-                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
-        return reply_json(r, MHD_HTTP_OK, o);
+                return bad_filter(r, bad);
+        filter_key(&f, key, sizeof key);
+        return reply_cached(r, MHD_get_connection_values(r->connection, MHD_GET_ARGUMENT_KIND, NULL, NULL) == 0
+                                       ? CACHE_KEY_DEVICES : key,
+                            write_list, &f);
 }
 
 enum MHD_Result get_device(Request *r) {
         const char *addr = request_param(r, "address");
         const PciDevice *d;
+        DeviceFilter f;
+        const char *bad = parse_filter(r, &f);
         PciAddr a;
         char canonical[PCI_ADDR_STRLEN];
-        json_object *o;
 
+        if (bad)
+                return bad_filter(r, bad);
         if (pci_addr_parse(addr, &a) < 0)
                 return problem_reply(r, PROBLEM_INVALID_PARAMETER, (ProblemField) { .parameter = "address" },
                                      "'%s' is not a PCI address of the form dddd:bb:ss.f (hex, function 0-7)", addr);
@@ -155,28 +193,51 @@ enum MHD_Result get_device(Request *r) {
         if (!d)
                 return problem_reply(r, PROBLEM_NO_SUCH_DEVICE, (ProblemField) { .parameter = "address" },
                                      "this host has no PCI device %s", canonical);
-        o = view_device(r->state->inventory, d);
-        if (!o)
-                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
-        return reply_json(r, MHD_HTTP_OK, o);
+        return reply_written(r, write_one_device, &(OneDevice) { d, f.fields });
 }
 
-RenderedBody *render_cached(RenderCache *cache, const HostState *s, const char *key,
-                           json_object *(*build)(const Inventory *inv)) {
+RenderedBody *render_body(const Inventory *inv, bool pretty, size_t size_hint, BodyWriter write, const void *userdata) {
+        JsonWriter w;
+        char *data;
+        size_t size;
+
+        json_writer_init(&w, pretty, size_hint);
+        write(&w, inv, userdata);
+        if (json_writer_finish(&w, &data, &size) < 0)
+                return NULL;
+        return rendered_body_new_take(data, size);
+}
+
+RenderedBody *render_cached(RenderCache *cache, const HostState *s, const char *key, BodyWriter write,
+                            const void *userdata) {
         RenderedBody *b = render_cache_get(cache, key, s->generation);
-        _cleanup_(json_object_putp) json_object *o = NULL;
 
         if (b)
                 return rendered_body_ref(b);
-        o = build(s->inventory);
-        b = o ? rendered_body_new(o) : NULL;
+        b = render_body(s->inventory, false, render_cache_size_hint(cache, key), write, userdata);
         if (b)
                 (void) render_cache_put(cache, key, s->generation, b); /* if not, the next request renders */
+        /* Once per list and snapshot: the heap the rendering left behind
+         * (the writer's smaller buffers, the body it replaced) goes back. */
+        (void) malloc_trim(0);
         return b;
 }
 
-enum MHD_Result reply_cached(Request *r, const char *key, json_object *(*build)(const Inventory *inv)) {
-        RenderedBody *b = render_cached(r->cache, r->state, key, build);
+/* Indented bodies are for people: rendered for each request, never cached. */
+enum MHD_Result reply_cached(Request *r, const char *key, BodyWriter write, const void *userdata) {
+        RenderedBody *b = r->pretty ? render_body(r->state->inventory, true, 0, write, userdata)
+                                    : render_cached(r->cache, r->state, key, write, userdata);
+        enum MHD_Result ret;
+
+        if (!b)
+                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
+        ret = reply_rendered(r, b);
+        rendered_body_unref(b);
+        return ret;
+}
+
+enum MHD_Result reply_written(Request *r, BodyWriter write, const void *userdata) {
+        RenderedBody *b = render_body(r->state->inventory, r->pretty, 0, write, userdata);
         enum MHD_Result ret;
 
         if (!b)

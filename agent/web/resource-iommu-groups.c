@@ -8,33 +8,26 @@
 #include "problem.h"
 #include "reply.h"
 #include "resources.h"
-#include "views.h"
+#include "views-inventory.h"
 
-json_object *view_group_list(const Inventory *inv) {
-        json_object *o = json_object_new_object(), *a = json_object_new_array();
-
-        if (!o || !a) {
-                json_object_put(o);
-                json_object_put(a);
-                return NULL;
-        }
-        for (size_t i = 0; i < inv->n_groups; i++) {
-                json_object *g = view_group(inv, &inv->groups[i]);
-                if (!g || json_object_array_add(a, g) < 0) {
-                        json_object_put(g);
-                        json_object_put(a);
-                        json_object_put(o);
-                        return NULL;
-                }
-        }
-        json_add_bool(o, "iommu_active", inv->iommu_active);
-        json_add_int(o, "count", (int64_t) inv->n_groups);
-        json_add(o, "groups", a);
-        return o;
+void write_group_list(JsonWriter *w, const Inventory *inv, const void *userdata) {
+        jw_object_begin(w);
+        jw_kbool(w, "iommu_active", inv->iommu_active);
+        jw_kint(w, "count", (int64_t) inv->n_groups);
+        jw_key(w, "groups");
+        jw_array_begin(w);
+        for (size_t i = 0; i < inv->n_groups; i++)
+                write_group(w, inv, &inv->groups[i]);
+        jw_array_end(w);
+        jw_object_end(w);
 }
 
 enum MHD_Result get_iommu_groups(Request *r) {
-        return reply_cached(r, "iommu-groups", view_group_list);
+        return reply_cached(r, CACHE_KEY_GROUPS, write_group_list, NULL);
+}
+
+static void write_one_group(JsonWriter *w, const Inventory *inv, const void *userdata) {
+        write_group(w, inv, userdata);
 }
 
 /* A group id: decimal digits only, no sign, no leading zeros but "0". */
@@ -52,7 +45,6 @@ int parse_group_id(const char *s, int *ret) {
 enum MHD_Result get_iommu_group(Request *r) {
         const char *id = request_param(r, "id");
         const IommuGroup *g;
-        json_object *o;
         int n;
 
         if (parse_group_id(id, &n) < 0)
@@ -64,8 +56,5 @@ enum MHD_Result get_iommu_group(Request *r) {
                                      r->state->inventory->iommu_active ? "this host has no IOMMU group %d"
                                                                        : "this host has no IOMMU group %d: no IOMMU is active",
                                      n);
-        o = view_group(r->state->inventory, g);
-        if (!o)
-                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
-        return reply_json(r, MHD_HTTP_OK, o);
+        return reply_written(r, write_one_group, g);
 }

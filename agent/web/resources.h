@@ -1,6 +1,7 @@
 /* Handlers, one file per resource, named after route and method. */
 #pragma once
 
+#include "json-writer.h"
 #include "reply.h"
 #include "router.h"
 
@@ -33,14 +34,24 @@ enum MHD_Result get_events(Request *r);
  * leading zero but "0" itself. -EINVAL otherwise. */
 int parse_group_id(const char *s, int *ret);
 
-/* The rendering of key for the current snapshot, from the cache or built
- * and cached now; a new reference, NULL when out of memory. */
-RenderedBody *render_cached(RenderCache *cache, const HostState *s, const char *key,
-                           json_object *(*build)(const Inventory *inv));
-/* Replies with render_cached(). */
-enum MHD_Result reply_cached(Request *r, const char *key, json_object *(*build)(const Inventory *inv));
+/* Writes one body from the inventory; userdata is the handler's. */
+typedef void (*BodyWriter)(JsonWriter *w, const Inventory *inv, const void *userdata);
+
+/* A new body written by write, compact or indented; NULL when out of memory. */
+RenderedBody *render_body(const Inventory *inv, bool pretty, size_t size_hint, BodyWriter write, const void *userdata);
+/* The compact rendering of key for the current snapshot, from the cache or
+ * written and cached now; a new reference, NULL when out of memory. key
+ * names everything write depends on besides the snapshot. */
+RenderedBody *render_cached(RenderCache *cache, const HostState *s, const char *key, BodyWriter write,
+                            const void *userdata);
+/* Replies with render_cached(), or with a fresh indented body for ?pretty=true. */
+enum MHD_Result reply_cached(Request *r, const char *key, BodyWriter write, const void *userdata);
+/* Replies with a body written for this request alone. */
+enum MHD_Result reply_written(Request *r, BodyWriter write, const void *userdata);
 
 /* The unfiltered lists, as cached (and named in inventory-changed events). */
 #define CACHE_KEY_DEVICES "devices"
 #define CACHE_KEY_GROUPS "iommu-groups"
-json_object *view_group_list(const Inventory *inv);
+/* GET /v1/devices without a query (userdata NULL), and GET /v1/iommu-groups (userdata unused). */
+void write_device_list(JsonWriter *w, const Inventory *inv, const void *userdata);
+void write_group_list(JsonWriter *w, const Inventory *inv, const void *userdata);

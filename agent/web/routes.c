@@ -1,9 +1,11 @@
-/* The route table of API v1: every path the agent serves and the least role
- * that may use it, in one place. */
+/* The route table of API v1: every path the agent serves, the query
+ * parameters it takes and the least role that may use it, in one place
+ * ("pretty" is taken by every path: server.c). */
 #include "resources.h"
 
 static const char *const kcmdline_preset_query[] = { "vfio_pci_ids", NULL };
-static const char *const device_filters[] = { "class", "vendor", "driver", "iommu_group", "assignable", NULL };
+static const char *const device_filters[] = { "class", "vendor", "driver", "iommu_group", "assignable", "fields", NULL };
+static const char *const device_fields[] = { "fields", NULL };
 
 #define READER .role = ROLE_READER
 #define OPERATOR .role = ROLE_OPERATOR
@@ -15,7 +17,7 @@ const Route routes[] = {
         { "GET", "/v1/host", get_host, NULL, READER },
         { "GET", "/v1/capabilities", get_capabilities, NULL, READER },
         { "GET", "/v1/devices", get_devices, device_filters, READER },
-        { "GET", "/v1/devices/{address}", get_device, NULL, READER },
+        { "GET", "/v1/devices/{address}", get_device, device_fields, READER },
         { "GET", "/v1/devices/{address}/driver", get_device_driver, NULL, READER },
         { "PUT", "/v1/devices/{address}/driver", put_device_driver, NULL, OPERATOR },
         { "DELETE", "/v1/devices/{address}/driver", delete_device_driver, NULL, OPERATOR },

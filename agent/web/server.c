@@ -104,11 +104,27 @@ typedef struct QueryCheck {
         ProblemCode problem;
         const char *why;
         unsigned seen;         /* bit i: route->query[i] was given */
+        bool pretty_seen;
 } QueryCheck;
 
-/* Every query parameter must be one the route takes, given once, with a value. */
+/* Every query parameter must be one the route takes, given once, with a
+ * value; "pretty" (true or false) is one every route takes. */
 static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
         QueryCheck *q = cls;
+
+        if (streq(key, "pretty")) {
+                if (!value || (!streq(value, "true") && !streq(value, "false")))
+                        q->why = "must be true or false";
+                else if (q->pretty_seen)
+                        q->why = "is given more than once";
+                else {
+                        q->pretty_seen = true;
+                        return MHD_YES;
+                }
+                q->bad = key;
+                q->problem = PROBLEM_INVALID_PARAMETER;
+                return MHD_NO;
+        }
 
         for (unsigned i = 0; q->route->query && q->route->query[i]; i++) {
                 if (!streq(q->route->query[i], key))
@@ -366,6 +382,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 r->streams = s->streams;
                 r->method = method;
                 r->is_head = streq(method, "HEAD");
+                /* Before anything can fail, so that a problem is indented too (the value is checked later). */
+                r->pretty = streq_ptr(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pretty"), "true");
                 r->url = strdup(url);
                 if (!r->url) {
                         free(r);

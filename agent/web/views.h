@@ -1,4 +1,5 @@
-/* JSON views of the host model: the shapes api/openapi.json describes.
+/* JSON views of the host model: the shapes api/openapi.json describes
+ * (devices and groups, the large ones, are in views-inventory.h).
  * Each returns a new reference, or NULL when out of memory. */
 #pragma once
 
@@ -9,15 +10,9 @@
 #include "host/inventory.h"
 #include "state/store.h"
 
-json_object *view_device(const Inventory *inv, const PciDevice *d);
-json_object *view_group(const Inventory *inv, const IommuGroup *g);
 json_object *view_capabilities(const Capabilities *c);
 json_object *view_host(const HostInfo *h, const char *agent_version);
 json_object *view_reasons(const ReasonList *l);
-/* {"count": N, "devices": [...]}: GET /v1/devices without filters. */
-json_object *view_device_list(const Inventory *inv);
-/* GET /v1/iommu-groups. */
-json_object *view_group_list(const Inventory *inv);
 /* GET /v1/maintenance, and the maintenance-changed event. */
 json_object *view_maintenance(const Maintenance *m);
 /* GET /v1/operations/{id}, and the operation-changed event. */
