@@ -308,7 +308,7 @@ class Spec:
         if method.upper() == "HEAD" or schema is None:
             return
         try:
-            instance = json.loads(body)
+            instance = json.loads(decode_content(hdrs.get("content-encoding"), body))
         except ValueError as e:
             raise AssertionError(f"{what}: the body is not JSON ({e}): {body[:200]!r}") from None
         errors = sorted((_explain(e) for e in self._validator(schema).iter_errors(instance)),
@@ -317,6 +317,26 @@ class Spec:
             lines = [f"  at /{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10]]
             more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
             raise AssertionError(f"{what}: the body does not match {where} {key}:\n" + "\n".join(lines) + more)
+
+
+def decode_content(coding, body):
+    """The identity bytes of a body sent with Content-Encoding coding
+    (gzip, or zstd through Debian's zstd tool); ValueError if it is not."""
+    if not coding:
+        return body
+    if coding == "gzip":
+        import gzip
+        try:
+            return gzip.decompress(body)
+        except (OSError, EOFError) as e:
+            raise ValueError(f"not gzip: {e}") from None
+    if coding == "zstd":
+        import subprocess
+        done = subprocess.run(["zstd", "-d", "-q", "-c"], input=body, capture_output=True)
+        if done.returncode != 0:
+            raise ValueError(f"not zstd: {done.stderr.decode(errors='replace').strip()}")
+        return done.stdout
+    raise ValueError(f"unknown Content-Encoding {coding!r}")
 
 
 def main(argv):
