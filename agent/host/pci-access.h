@@ -26,8 +26,8 @@ static inline void pci_names_freep(PciNames **n) {
 int pci_names_fill(PciNames *n, PciDevice *d);
 
 /* Scans every PCI function under <root>/sys/bus/pci. Fills identity, class,
- * revision, subsystem, NUMA node, IOMMU group and driver; the rest is read
- * by pci_device_read_sysfs(). Sorted by address. On failure
+ * revision, subsystem and NUMA node; the rest (driver and IOMMU group
+ * included) is read by pci_device_read_sysfs(). Sorted by address. On failure
  * ret_error (if given) holds libpci's message. */
 int pci_scan(const HostRoot *root, PciDevice **ret, size_t *ret_n, char **ret_error);
 

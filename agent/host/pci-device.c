@@ -137,11 +137,9 @@ int pci_device_read_sysfs(PciDevice *d, int bus_fd, int dir_fd) {
         _cleanup_free_ char *override = NULL;
         int r;
 
-        if (!d->driver) { /* libpci said none, or could not say */
-                r = readlink_basename_at(dir_fd, "driver", &d->driver);
-                if (r < 0 && r != -ENOENT)
-                        return r;
-        }
+        r = readlink_basename_at(dir_fd, "driver", &d->driver);
+        if (r < 0 && r != -ENOENT)
+                return r;
         r = read_parent(d, bus_fd);
         if (r < 0 && r != -ENOENT)
                 return r;
@@ -150,11 +148,11 @@ int pci_device_read_sysfs(PciDevice *d, int bus_fd, int dir_fd) {
         if (r >= 0 && !streq(override, "(null)") && override[0])
                 d->driver_override = TAKE_PTR(override);
 
-        if (d->iommu_group < 0) {
+        {
                 _cleanup_free_ char *group = NULL;
 
                 r = readlink_basename_at(dir_fd, "iommu_group", &group);
-                if (r >= 0 && safe_atoi(group, &d->iommu_group) < 0)
+                if (r < 0 || safe_atoi(group, &d->iommu_group) < 0 || d->iommu_group < 0)
                         d->iommu_group = -ENOENT;
         }
 
