@@ -25,6 +25,12 @@ tests_unit_test_router_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JSONC_CFLAGS) $(SYS
 tests_unit_test_router_LDADD = $(WEB_UNIT_LDADD)
 TESTS += tests/unit/test-pci-addr tests/unit/test-basic tests/unit/test-router
 
+check_PROGRAMS += tests/unit/test-json-writer
+tests_unit_test_json_writer_SOURCES = tests/unit/test-json-writer.c tests/unit/tap.h
+tests_unit_test_json_writer_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_json_writer_LDADD = libweb.a $(JSONC_LIBS)
+TESTS += tests/unit/test-json-writer
+
 check_PROGRAMS += tests/unit/test-event-log
 tests_unit_test_event_log_SOURCES = tests/unit/test-event-log.c tests/unit/tap.h
 tests_unit_test_event_log_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
@@ -60,6 +66,7 @@ EXTRA_DIST += \
 	tests/integration/test_hostile_input.py \
 	tests/integration/test_operations.py \
 	tests/integration/test_events.py \
+	tests/integration/test_representations.py \
 	tests/bench/bench.py \
 	tests/bench/bench-events.py \
 	tests/data/sysfs/README.md \

@@ -4,7 +4,8 @@
 # -Werror, once with AddressSanitizer and UndefinedBehaviorSanitizer — and
 # runs `make check` (unit tests and the integration suite against fixture
 # trees and real kernel snapshots) in both, the real-kernel tier (Debian's
-# kernel under QEMU, `make check-vm`) once, and `make distcheck` once.
+# kernel under QEMU, `make check-vm`) once, the benchmarks briefly, and
+# `make distcheck` once.
 # Ends with the line "N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,6 +87,21 @@ make -C "$top/build-plain" check-vm >"$top/build-plain/check-vm.out" 2>&1
 grep -a -E '(PASSED|FAILED|ERROR|SKIPPED)' "$top/build-plain/check-vm.out" | grep -a -v PASSED | head -n 40 || true
 grep -a -E '^=+ .*(passed|failed|skipped).* =+$' "$top/build-plain/check-vm.out" || tail -n 20 "$top/build-plain/check-vm.out"
 count_junit "$top/build-plain/tests/vm/junit.xml"
+
+# The benchmarks print figures and never fail on speed; here they run
+# briefly, to show they still work (full runs: README, Benchmark).
+echo "=== benchmarks, briefly"
+for b in bench bench-events; do
+        if /usr/bin/python3 "$top/tests/bench/$b.py" --binary "$top/build-plain/hostdevd" --quick \
+                >"$top/build-plain/$b.out" 2>&1; then
+                passed=$((passed + 1))
+                grep -a -v -E '^(tree|functions|installing)' "$top/build-plain/$b.out" | tail -n 12
+        else
+                failed=$((failed + 1))
+                echo "$b.py --quick failed:"
+                tail -n 30 "$top/build-plain/$b.out"
+        fi
+done
 
 echo "=== distcheck"
 if make -C "$top/build-plain" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$top/build-plain/distcheck.out" 2>&1; then

@@ -15,8 +15,8 @@ never fails on speed. On one generated 4,096-function sysfs tree:
 4. Bytes on the wire per poll: identity, gzip, zstd, 304, and a sparse
    ?fields= poll.
 
-It installs what it needs that the suite does not (nginx-light, wrk) with
-apt-get when they are missing.
+It installs what it needs that the suite does not (nginx-light, wrk, GNU
+time) with apt-get when they are missing.
 
 Usage: bench.py [--binary PATH] [--runs N] [--seconds S] [--quick]
 """
@@ -46,38 +46,50 @@ FIELDS = "address,driver,iommu_group,assignable"
 
 
 def ensure_tools():
-    missing = [p for p, exe in (("nginx-light", "nginx"), ("wrk", "wrk")) if not shutil.which(exe)]
+    missing = [p for p, exe in (("nginx-light", "nginx"), ("wrk", "wrk"), ("time", "/usr/bin/time"), ("zstd", "zstd"))
+               if not shutil.which(exe)]
     if not missing:
         return
     print(f"installing {' '.join(missing)} (apt-get)", flush=True)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    # Debian's policy-rc.d: the package's own nginx service is not started
+    # (it would take port 80); the bench runs its own nginx.
+    policy = Path("/usr/sbin/policy-rc.d")
+    ours = not policy.exists()
+    if ours:
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+    finally:
+        if ours:
+            policy.unlink()
 
 
-def timed(cmd, runs):
-    """Median wall time of runs executions."""
-    times = []
+def timed(cmds, runs):
+    """Median wall time of runs executions of each command, alternated so
+    that a slow spell of the machine falls on both."""
+    times = [[] for _ in cmds]
     for _ in range(runs):
-        t = time.perf_counter()
-        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t)
-        if p.returncode != 0:
-            sys.exit(f"{cmd[0]} failed with {p.returncode}")
-    return statistics.median(times)
+        for i, cmd in enumerate(cmds):
+            t = time.perf_counter()
+            p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times[i].append(time.perf_counter() - t)
+            if p.returncode != 0:
+                sys.exit(f"{cmd[0]} failed with {p.returncode}")
+    return [statistics.median(t) for t in times]
 
 
 def child_maxrss(cmd):
-    """Max RSS of one run, in KiB (GNU time is not assumed)."""
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        os.execvp(cmd[0], cmd)
-    _, status, usage = os.wait4(pid, 0)
-    return usage.ru_maxrss
+    """Max RSS of one run, in KiB, through GNU time. Not os.fork() and
+    exec here: the kernel carries the forked copy's high-water mark (this
+    Python process, tens of MiB after generating the tree) into the child's
+    ru_maxrss across exec, and both figures would read as Python's."""
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    return int(done.stderr.strip().splitlines()[-1])
 
 
 def proc_status(pid, key):
@@ -216,8 +228,7 @@ def main():
         print(f"functions: lspci sees {n_lspci}, hostdevd sees {n_agent}")
 
         subprocess.run(lspci, stdout=subprocess.DEVNULL)  # warm the page cache for both
-        t_lspci = timed(lspci, args.runs)
-        t_agent = timed(agent, args.runs)
+        t_agent, t_lspci = timed([agent, lspci], args.runs)
         print(f"cold scan: hostdevd --once {t_agent * 1000:.1f} ms, lspci -vmm -nn -D -k {t_lspci * 1000:.1f} ms "
               f"(median of {args.runs}); ratio hostdevd/lspci = {t_agent / t_lspci:.2f}")
         m_agent, m_lspci = child_maxrss(agent), child_maxrss(lspci)
