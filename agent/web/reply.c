@@ -176,15 +176,18 @@ static bool ensure_encoding(RenderedBody *b, BodyEncoding e) {
         return true;
 }
 
-/* The q-value of one Accept-Encoding member's parameters (";q=0.5"), 1 if none. */
+/* The q-value of one Accept-Encoding member's parameters (";q=0.5"), 1 if
+ * none, within [0, 1]; a value that is not a number counts as 0. */
 static double member_q(const char *p, size_t n) {
         for (const char *e = p + n; p < e; p++) {
                 if (*p != ';')
                         continue;
                 p++;
                 p += strspn(p, " \t");
-                if ((*p == 'q' || *p == 'Q') && p[1] == '=')
-                        return strtod(p + 2, NULL);
+                if ((*p == 'q' || *p == 'Q') && p[1] == '=') {
+                        double q = strtod(p + 2, NULL);
+                        return q > 0 ? (q < 1 ? q : 1) : 0;
+                }
         }
         return 1.0;
 }

@@ -169,10 +169,12 @@ enum MHD_Result get_devices(Request *r) {
 
         if (bad)
                 return bad_filter(r, bad);
+        /* The whole list (whatever else the query held, ?pretty=false) is the one named in events. */
+        if (!f.class_prefix && !f.by_vendor && !f.driver && f.group < 0 && f.assignable < 0 &&
+            f.fields == DEVICE_FIELDS_ALL)
+                return reply_cached(r, CACHE_KEY_DEVICES, write_list, &f);
         filter_key(&f, key, sizeof key);
-        return reply_cached(r, MHD_get_connection_values(r->connection, MHD_GET_ARGUMENT_KIND, NULL, NULL) == 0
-                                       ? CACHE_KEY_DEVICES : key,
-                            write_list, &f);
+        return reply_cached(r, key, write_list, &f);
 }
 
 enum MHD_Result get_device(Request *r) {

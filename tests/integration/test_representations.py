@@ -144,6 +144,7 @@ def test_each_coding_decodes_to_the_identity_body_with_its_own_etag(agent, codin
     ("gzip;q=0, zstd;q=0", None), ("GZIP", "gzip"), ("*", "zstd"), ("*;q=0", None), ("zstd;q=0, *", "gzip"),
     ("identity;q=1, gzip;q=0.5", None), ("br", None), ("deflate, gzip;q=1.0, *;q=0.5", "gzip"),
     ("identity;q=0", None),  # nothing else acceptable: identity all the same
+    ("gzip;q=-1, zstd;q=abc", None), ("gzip;q=7, zstd;q=0.9", "gzip"),
 ])
 def test_accept_encoding_negotiation(agent, accept, coding):
     _, h, _ = fetch(agent, "/v1/iommu-groups", Accept_Encoding=accept)
