@@ -9,16 +9,24 @@ uevent, and waits for the inventory-changed event on GET /v1/events:
   2. a burst of 255 unbinds on 255 functions sent back to back: time to the
      snapshot that holds all of them, and how many snapshots it took;
   3. CPU (utime+stime) per event over a run of events;
-  4. VmRSS after every 1/10 of that run (it must stay flat).
+  4. VmRSS after every 1/10 of that run (it must stay flat);
+  5. a burst of 255 VF adds: one NIC of the tree is a PF with SR-IOV off;
+     the tree is swapped for the one with 255 VFs enabled (as
+     `echo 255 > sriov_numvfs` leaves sysfs), the PF's change and the 255
+     VFs' add uevents are sent back to back, and the time to the snapshot
+     that holds all of them is taken, with the number of snapshots.
 The reference, in the same run: a full POST /v1/inventory/rescan of the tree.
 
     python3 tests/bench/bench-events.py --binary build/hostdevd [--events 10000] [--quick]
 """
 import argparse
+import collections
+import copy
 import hashlib
 import http.client
 import json
 import os
+import shutil
 import queue
 import socket
 import statistics
@@ -32,6 +40,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "fixtures"))
 import mksysfs  # noqa: E402
+import topologies  # noqa: E402
 
 TOKEN = "bench-reader-token"
 OPERATOR = "bench-operator-token"  # POST /v1/inventory/rescan needs the operator role
@@ -122,7 +131,7 @@ def main():
     ap.add_argument("--events", type=int, default=10000)
     ap.add_argument("--quick", action="store_true", help="500 events")
     o = ap.parse_args()
-    topo = "large"
+    topo, pf = sriov_large()
     if o.quick:
         o.events = min(o.events, 500)
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,7 +139,7 @@ def main():
         root = tmp / "root"
         t0 = time.perf_counter()
         mksysfs.generate(topo, root)
-        print(f"tree: {topo} generated in {time.perf_counter() - t0:.1f} s")
+        print(f"tree: large (with {pf['address']} a PF, SR-IOV off) generated in {time.perf_counter() - t0:.1f} s")
         (tmp / "tokens").write_text(f"reader {hashlib.sha256(TOKEN.encode()).hexdigest()} bench\n"
                                     f"operator {hashlib.sha256(OPERATOR.encode()).hexdigest()} bench-operator\n")
         port, sock = free_port(), tmp / "ue.sock"
@@ -145,9 +154,61 @@ def main():
                 except OSError:
                     time.sleep(0.1)
             run(o, port, agent.pid, Tree(root, sock))
+            vf_burst(port, root, sock, topo, pf, tmp / "scratch")
         finally:
             agent.terminate()
             agent.wait(30)
+
+
+def sriov_large():
+    """The 'large' topology with the first NIC function 0 of a bus made a PF
+    of 255 VFs (routing IDs 1 to 255 of that bus), SR-IOV off: the other
+    functions of its card, alone on the bus, make room for them."""
+    topo = copy.deepcopy(topologies.builtin("large"))
+    bus = lambda a: a.rsplit(":", 1)[0]  # noqa: E731
+    per_bus = collections.defaultdict(list)
+    for d in topo["devices"]:
+        per_bus[bus(d["address"])].append(d)
+    pf = next(d for d in topo["devices"]
+              if d["address"].endswith(":00.0") and d["class"].startswith("02") and d.get("driver")
+              and all(o["address"].startswith(d["address"][:-1]) for o in per_bus[bus(d["address"])]))
+    topo["devices"] = [d for d in topo["devices"] if d is pf or bus(d["address"]) != bus(pf["address"])]
+    pf["sriov"] = {"total_vfs": 255, "num_vfs": 0, "vf_device": pf["device"], "offset": 1, "stride": 1}
+    return topo, pf
+
+
+def send(sock, action, devpath):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.sendto(f"{action}@{devpath}\0ACTION={action}\0DEVPATH={devpath}\0SUBSYSTEM=pci\0".encode(), str(sock))
+
+
+def vf_burst(port, root, sock, topo, pf, scratch):
+    topo = copy.deepcopy(topo)
+    next(d for d in topo["devices"] if d["address"] == pf["address"])["sriov"]["num_vfs"] = 255
+    meta = mksysfs.generate(topo, scratch)
+    vfs = [d["address"] for d in meta["devices"] if d.get("physfn") == pf["address"]]
+    assert len(vfs) == 255, len(vfs)
+    stream = Stream(port)
+    stream.next("hello")
+    for area in ("sys", "proc", "meta"):  # what the kernel leaves once the VFs exist
+        shutil.rmtree(root / area)
+        os.rename(scratch / area, root / area)
+    sysroot = os.path.realpath(root / "sys")
+    devpath = lambda a: os.path.realpath(root / "sys/bus/pci/devices" / a)[len(sysroot):]  # noqa: E731
+    paths = [devpath(a) for a in vfs]
+    snaps = 0
+    t = time.perf_counter()
+    send(sock, "change", devpath(pf["address"]))
+    for p in paths:
+        send(sock, "add", p)
+    while True:
+        when, data = stream.next("inventory-changed")
+        snaps += 1
+        body = json.loads(get(port, f"/v1/devices?fields=address,physfn")[1])
+        if sum(1 for d in body["devices"] if d["physfn"] == pf["address"]) == len(vfs):
+            break
+    print(f"burst of {len(vfs)} VF adds (with the PF's change) -> all in the inventory: "
+          f"{(when - t) * 1000:.0f} ms, {snaps} snapshot(s)")
 
 
 def run(o, port, pid, tree):
