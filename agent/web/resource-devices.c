@@ -165,7 +165,7 @@ void write_device_list(JsonWriter *w, const Inventory *inv, const void *userdata
 enum MHD_Result get_devices(Request *r) {
         DeviceFilter f;
         const char *bad = parse_filter(r, &f);
-        char key[160];
+        char key[256]; /* at most 154 bytes: a driver name is at most 64 */
 
         if (bad)
                 return bad_filter(r, bad);
