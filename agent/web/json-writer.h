@@ -65,10 +65,14 @@ static inline void jw_kbool(JsonWriter *w, const char *key, bool v) {
 }
 
 /* An int, or null when negative (unknown). */
-static inline void jw_kint_or_null(JsonWriter *w, const char *key, int64_t v) {
-        jw_key(w, key);
+static inline void jw_int_or_null(JsonWriter *w, int64_t v) {
         if (v < 0)
                 jw_null(w);
         else
                 jw_int(w, v);
+}
+
+static inline void jw_kint_or_null(JsonWriter *w, const char *key, int64_t v) {
+        jw_key(w, key);
+        jw_int_or_null(w, v);
 }

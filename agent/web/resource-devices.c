@@ -225,10 +225,8 @@ RenderedBody *render_cached(RenderCache *cache, const HostState *s, const char *
         return b;
 }
 
-/* Indented bodies are for people: rendered for each request, never cached. */
-enum MHD_Result reply_cached(Request *r, const char *key, BodyWriter write, const void *userdata) {
-        RenderedBody *b = r->pretty ? render_body(r->state->inventory, true, 0, write, userdata)
-                                    : render_cached(r->cache, r->state, key, write, userdata);
+/* Replies with b (consumed), or with a 500 when it could not be made. */
+static enum MHD_Result reply_body(Request *r, RenderedBody *b) {
         enum MHD_Result ret;
 
         if (!b)
@@ -238,13 +236,12 @@ enum MHD_Result reply_cached(Request *r, const char *key, BodyWriter write, cons
         return ret;
 }
 
-enum MHD_Result reply_written(Request *r, BodyWriter write, const void *userdata) {
-        RenderedBody *b = render_body(r->state->inventory, r->pretty, 0, write, userdata);
-        enum MHD_Result ret;
+/* Indented bodies are for people: rendered for each request, never cached. */
+enum MHD_Result reply_cached(Request *r, const char *key, BodyWriter write, const void *userdata) {
+        return reply_body(r, r->pretty ? render_body(r->state->inventory, true, 0, write, userdata)
+                                       : render_cached(r->cache, r->state, key, write, userdata));
+}
 
-        if (!b)
-                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
-        ret = reply_rendered(r, b);
-        rendered_body_unref(b);
-        return ret;
+enum MHD_Result reply_written(Request *r, BodyWriter write, const void *userdata) {
+        return reply_body(r, render_body(r->state->inventory, r->pretty, 0, write, userdata));
 }

@@ -164,16 +164,10 @@ void write_device(JsonWriter *w, const Inventory *inv, const PciDevice *d, Devic
                         jw_string(w, d->driver_override);
                         break;
                 case DEVICE_IOMMU_GROUP:
-                        if (d->iommu_group >= 0)
-                                jw_int(w, d->iommu_group);
-                        else
-                                jw_null(w);
+                        jw_int_or_null(w, d->iommu_group);
                         break;
                 case DEVICE_NUMA_NODE:
-                        if (d->numa_node >= 0)
-                                jw_int(w, d->numa_node);
-                        else
-                                jw_null(w);
+                        jw_int_or_null(w, d->numa_node);
                         break;
                 case DEVICE_LOCAL_CPUS:
                         jw_string(w, d->local_cpulist);

@@ -383,6 +383,19 @@ def unpack_snapshot(name, dest):
     return dest
 
 
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """The kernel-made intel-gpu-like snapshot, unpacked once per module
+    (a module that needs another tree defines its own root)."""
+    return unpack_snapshot("intel-gpu-like", tmp_path_factory.mktemp("snap") / "root")
+
+
+@pytest.fixture
+def agent(root, start_agent):
+    """An agent on root (a module may define its own)."""
+    return start_agent(root)
+
+
 @pytest.fixture
 def start_agent(tmp_path):
     """Factory: start_agent(root, *args) -> Agent; stopped at teardown, and the

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import SPEC, SRCDIR, unpack_snapshot
+from conftest import SPEC, SRCDIR
 
 CONTRACT = json.loads((SRCDIR / "api" / "openapi.json").read_text())
 
@@ -31,16 +31,6 @@ def mutating_routes():
 
 
 ROUTES = mutating_routes()
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return unpack_snapshot("intel-gpu-like", tmp_path_factory.mktemp("snap") / "root")
-
-
-@pytest.fixture
-def agent(root, start_agent):
-    return start_agent(root)
 
 
 def concrete(agent, path):

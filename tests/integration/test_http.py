@@ -8,17 +8,7 @@ import time
 
 import pytest
 
-from conftest import CURL, token_for, unpack_snapshot
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return unpack_snapshot("intel-gpu-like", tmp_path_factory.mktemp("snap") / "root")
-
-
-@pytest.fixture
-def agent(root, start_agent):
-    return start_agent(root)
+from conftest import CURL, token_for
 
 
 def problem(resp, status, code):

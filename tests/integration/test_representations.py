@@ -9,17 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import CURL, SPEC, token_for, unpack_snapshot
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return unpack_snapshot("intel-gpu-like", tmp_path_factory.mktemp("snap") / "root")
-
-
-@pytest.fixture
-def agent(root, start_agent):
-    return start_agent(root)
+from conftest import CURL, SPEC, token_for
 
 
 def fetch(agent, path, method="GET", **headers):
