@@ -13,7 +13,7 @@ struct HostRoot {
 };
 
 static const char *const area_dirs[_AREA_MAX] = {
-        [AREA_SYS] = "/sys",   [AREA_PROC] = "/proc", [AREA_ETC] = "/etc",
+        [AREA_SYS] = "/sys",   [AREA_PROC] = "/proc", [AREA_ETC] = "/etc", [AREA_CONFIG] = HOSTDEVD_CONFDIR,
         [AREA_BOOT] = "/boot", [AREA_DEV] = "/dev",   [AREA_RUN] = "/run",
         [AREA_LIB] = "/lib",   [AREA_STATE] = "/var/lib/hostdevd", [AREA_ROOT] = "",
 };

@@ -8,7 +8,8 @@
 typedef enum HostArea {
         AREA_SYS,   /* sysfs */
         AREA_PROC,  /* procfs */
-        AREA_ETC,   /* configuration */
+        AREA_ETC,   /* the host's configuration: /etc */
+        AREA_CONFIG, /* hostdevd's own: HOSTDEVD_CONFDIR, the build's sysconfdir/hostdevd */
         AREA_BOOT,  /* kernels, bootloader entries */
         AREA_DEV,   /* device nodes */
         AREA_RUN,   /* runtime state */
