@@ -1,5 +1,6 @@
 /* Agent configuration: see agent-config.h. */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,106 +44,183 @@ void agent_config_done(AgentConfig *c) {
         free(c->tls_client_ca);
         strv_free(c->tls_client_roles);
         free(c->uevent_socket);
+        free(c->metrics_listen);
         *c = (AgentConfig) {};
 }
 
-static int set_string(char **field, const char *value) {
-        char *s = strdup(value);
+/* Every key: where it goes, how it is parsed, and whether a reload (SIGHUP)
+ * applies it; the others are read at start only. */
+typedef enum KeyType { KEY_STRING, KEY_UNSIGNED, KEY_BOOL, KEY_LOG_LEVEL, KEY_REBOOT_METHOD, KEY_STRV } KeyType;
 
-        if (!s)
-                return -ENOMEM;
-        free(*field);
-        *field = s;
-        return 0;
+typedef struct ConfigKey {
+        const char *name;
+        KeyType type;
+        size_t offset;
+        unsigned min, max;  /* KEY_UNSIGNED */
+        bool reloadable;
+} ConfigKey;
+
+#define KEY(n, t, f, ...) { n, t, offsetof(AgentConfig, f), __VA_ARGS__ }
+#define RELOAD .reloadable = true
+
+static const ConfigKey keys[] = {
+        KEY("listen", KEY_STRING, listen),
+        KEY("root", KEY_STRING, root),
+        KEY("pci_ids", KEY_STRING, pci_ids),
+        KEY("log_level", KEY_LOG_LEVEL, log_level, RELOAD),
+        KEY("connection_limit", KEY_UNSIGNED, connection_limit, 1, 65536),
+        KEY("per_ip_connection_limit", KEY_UNSIGNED, per_ip_limit, 1, 65536),
+        KEY("connection_timeout", KEY_UNSIGNED, timeout_sec, 1, 3600),
+        KEY("state_dir", KEY_STRING, state_dir),
+        KEY("tokens", KEY_STRING, tokens, RELOAD),
+        KEY("allow_plain_http", KEY_BOOL, allow_plain_http),
+        KEY("run_tools_in_root", KEY_BOOL, run_tools_in_root),
+        KEY("reboot_method", KEY_REBOOT_METHOD, reboot_method, RELOAD),
+        KEY("reboot_timeout_sec", KEY_UNSIGNED, reboot_timeout_sec, 1, 86400, RELOAD),
+        KEY("tls_certificate", KEY_STRING, tls_certificate),
+        KEY("tls_key", KEY_STRING, tls_key),
+        KEY("tls_client_ca", KEY_STRING, tls_client_ca),
+        KEY("tls_client_role", KEY_STRV, tls_client_roles, RELOAD),
+        KEY("metrics_listen", KEY_STRING, metrics_listen),
+        KEY("uevent_socket", KEY_STRING, uevent_socket),
+        KEY("uevent_coalesce_msec", KEY_UNSIGNED, uevent_coalesce_msec, 1, 10000),
+        KEY("uevent_max_delay_msec", KEY_UNSIGNED, uevent_max_delay_msec, 1, 60000),
+        KEY("consistency_interval_sec", KEY_UNSIGNED, consistency_sec, 0, 86400),
+        KEY("events_ring_size", KEY_UNSIGNED, events_ring_size, 1, EVENT_LOG_MAX_CAPACITY),
+        KEY("events_heartbeat_sec", KEY_UNSIGNED, events_heartbeat_sec, 1, 3600),
+        KEY("events_queue_bytes", KEY_UNSIGNED, events_queue_bytes, 1024, 256 * 1024 * 1024),
+        KEY("events_per_client", KEY_UNSIGNED, events_per_client, 1, 65536),
+        KEY("events_max_streams", KEY_UNSIGNED, events_max_streams, 1, 65536),
+};
+
+#define FIELD(c, k, type) ((type *) (void *) ((char *) (c) + (k)->offset))
+
+static const ConfigKey *key_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(keys[i].name, name))
+                        return &keys[i];
+        return NULL;
 }
 
-static int set_unsigned(unsigned *field, const char *value, unsigned min, unsigned max) {
-        int v;
-
-        if (safe_atoi(value, &v) < 0 || v < (int) min || (unsigned) v > max)
-                return -EINVAL;
-        *field = (unsigned) v;
-        return 0;
-}
-
-static int set_events(AgentConfig *c, const char *key, const char *value) {
-        if (streq(key, "events_ring_size"))
-                return set_unsigned(&c->events_ring_size, value, 1, EVENT_LOG_MAX_CAPACITY);
-        if (streq(key, "events_heartbeat_sec"))
-                return set_unsigned(&c->events_heartbeat_sec, value, 1, 3600);
-        if (streq(key, "events_queue_bytes"))
-                return set_unsigned(&c->events_queue_bytes, value, 1024, 256 * 1024 * 1024);
-        if (streq(key, "events_per_client"))
-                return set_unsigned(&c->events_per_client, value, 1, 65536);
-        if (streq(key, "events_max_streams"))
-                return set_unsigned(&c->events_max_streams, value, 1, 65536);
-        return -EINVAL;
-}
-
-static int set_bool(bool *b, const char *value) {
+static int parse_bool(const char *value, bool *ret) {
         if (streq(value, "yes") || streq(value, "true"))
-                *b = true;
+                *ret = true;
         else if (streq(value, "no") || streq(value, "false"))
-                *b = false;
+                *ret = false;
         else
                 return -EINVAL;
         return 0;
 }
 
-int agent_config_set(AgentConfig *c, const char *key, const char *value) {
-        if (streq(key, "listen"))
-                return set_string(&c->listen, value);
-        if (streq(key, "root"))
-                return set_string(&c->root, value);
-        if (streq(key, "pci_ids"))
-                return set_string(&c->pci_ids, value);
-        if (streq(key, "log_level")) {
-                int l = log_level_from_string(value);
-                if (l < 0)
-                        return -EINVAL;
-                c->log_level = l;
+int agent_config_set(AgentConfig *c, const char *name, const char *value) {
+        const ConfigKey *k = key_find(name);
+        char *s;
+        int v;
+
+        if (!k)
+                return -EINVAL;
+        switch (k->type) {
+        case KEY_STRING:
+                if (!(s = strdup(value)))
+                        return -ENOMEM;
+                free(*FIELD(c, k, char *));
+                *FIELD(c, k, char *) = s;
                 return 0;
-        }
-        if (streq(key, "connection_limit"))
-                return set_unsigned(&c->connection_limit, value, 1, 65536);
-        if (streq(key, "per_ip_connection_limit"))
-                return set_unsigned(&c->per_ip_limit, value, 1, 65536);
-        if (streq(key, "connection_timeout"))
-                return set_unsigned(&c->timeout_sec, value, 1, 3600);
-        if (streq(key, "state_dir"))
-                return set_string(&c->state_dir, value);
-        if (streq(key, "tokens"))
-                return set_string(&c->tokens, value);
-        if (streq(key, "allow_plain_http"))
-                return set_bool(&c->allow_plain_http, value);
-        if (streq(key, "run_tools_in_root"))
-                return set_bool(&c->run_tools_in_root, value);
-        if (streq(key, "reboot_method")) {
-                int m = reboot_method_from_string(value);
-                if (m < 0)
+        case KEY_UNSIGNED:
+                if (safe_atoi(value, &v) < 0 || v < (int) k->min || (unsigned) v > k->max)
                         return -EINVAL;
-                c->reboot_method = m;
+                *FIELD(c, k, unsigned) = (unsigned) v;
                 return 0;
+        case KEY_BOOL:
+                return parse_bool(value, FIELD(c, k, bool));
+        case KEY_LOG_LEVEL:
+                v = log_level_from_string(value);
+                break;
+        case KEY_REBOOT_METHOD:
+                v = reboot_method_from_string(value);
+                break;
+        case KEY_STRV:
+                return strv_extend(FIELD(c, k, char **), value);
+        default:
+                return -EINVAL;
         }
-        if (streq(key, "reboot_timeout_sec"))
-                return set_unsigned(&c->reboot_timeout_sec, value, 1, 86400);
-        if (streq(key, "tls_certificate"))
-                return set_string(&c->tls_certificate, value);
-        if (streq(key, "tls_key"))
-                return set_string(&c->tls_key, value);
-        if (streq(key, "tls_client_ca"))
-                return set_string(&c->tls_client_ca, value);
-        if (streq(key, "tls_client_role"))
-                return strv_extend(&c->tls_client_roles, value);
-        if (streq(key, "uevent_socket"))
-                return set_string(&c->uevent_socket, value);
-        if (streq(key, "uevent_coalesce_msec"))
-                return set_unsigned(&c->uevent_coalesce_msec, value, 1, 10000);
-        if (streq(key, "uevent_max_delay_msec"))
-                return set_unsigned(&c->uevent_max_delay_msec, value, 1, 60000);
-        if (streq(key, "consistency_interval_sec"))
-                return set_unsigned(&c->consistency_sec, value, 0, 86400);
-        return set_events(c, key, value);
+        if (v < 0)
+                return -EINVAL;
+        *FIELD(c, k, int) = v;
+        return 0;
+}
+
+static bool key_equal(const ConfigKey *k, const AgentConfig *a, const AgentConfig *b) {
+        switch (k->type) {
+        case KEY_STRING:
+                return streq_ptr(*FIELD(a, k, char *), *FIELD(b, k, char *));
+        case KEY_UNSIGNED:
+                return *FIELD(a, k, unsigned) == *FIELD(b, k, unsigned);
+        case KEY_BOOL:
+                return *FIELD(a, k, bool) == *FIELD(b, k, bool);
+        case KEY_LOG_LEVEL:
+        case KEY_REBOOT_METHOD:
+                return *FIELD(a, k, int) == *FIELD(b, k, int);
+        case KEY_STRV:
+                return strv_equal(*FIELD(a, k, char **), *FIELD(b, k, char **));
+        }
+        return false;
+}
+
+/* The value as a log shows it; NULL when out of memory. */
+static char *key_format(const ConfigKey *k, const AgentConfig *c) {
+        const char *s = NULL;
+        char *p = NULL;
+
+        switch (k->type) {
+        case KEY_STRING:
+                s = *FIELD(c, k, char *) ?: "(default)";
+                break;
+        case KEY_UNSIGNED:
+                return asprintf(&p, "%u", *FIELD(c, k, unsigned)) < 0 ? NULL : p;
+        case KEY_BOOL:
+                s = *FIELD(c, k, bool) ? "yes" : "no";
+                break;
+        case KEY_LOG_LEVEL:
+                s = strempty(log_level_to_string(*FIELD(c, k, int)));
+                break;
+        case KEY_REBOOT_METHOD:
+                s = strempty(reboot_method_to_string(*FIELD(c, k, int)));
+                break;
+        case KEY_STRV:
+                return asprintf(&p, "%zu lines", strv_length(*FIELD(c, k, char **))) < 0 ? NULL : p;
+        }
+        return strdup(strempty(s));
+}
+
+void agent_config_compare(const AgentConfig *a, const AgentConfig *b, AgentConfigChange cb, void *userdata) {
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                _cleanup_free_ char *old = NULL, *new = NULL;
+
+                if (key_equal(&keys[i], a, b))
+                        continue;
+                old = key_format(&keys[i], a);
+                new = key_format(&keys[i], b);
+                cb(keys[i].name, old ?: "?", new ?: "?", keys[i].reloadable, userdata);
+        }
+}
+
+/* Swaps the field's bytes: strings and lists change owner, nothing is copied. */
+static void key_swap(const ConfigKey *k, AgentConfig *a, AgentConfig *b) {
+        size_t size = k->type == KEY_STRING || k->type == KEY_STRV ? sizeof(char *) :
+                      k->type == KEY_BOOL                          ? sizeof(bool) :
+                      k->type == KEY_UNSIGNED                      ? sizeof(unsigned) : sizeof(int);
+        char tmp[sizeof(char *) > sizeof(int) ? sizeof(char *) : sizeof(int)];
+
+        memcpy(tmp, FIELD(a, k, char), size);
+        memcpy(FIELD(a, k, char), FIELD(b, k, char), size);
+        memcpy(FIELD(b, k, char), tmp, size);
+}
+
+void agent_config_take_reloadable(AgentConfig *dst, AgentConfig *src) {
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (keys[i].reloadable)
+                        key_swap(&keys[i], dst, src);
 }
 
 static char *strip(char *s) {

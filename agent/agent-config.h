@@ -15,7 +15,7 @@ typedef struct AgentConfig {
         unsigned timeout_sec;
 
         char *state_dir;         /* NULL: var/lib/hostdevd under the root */
-        char *tokens;            /* NULL: etc/hostdevd/tokens under the root */
+        char *tokens;            /* NULL: HOSTDEVD_CONFDIR/tokens under the root */
         bool allow_plain_http;   /* plain HTTP beyond loopback */
         bool run_tools_in_root;  /* the regeneration tool under a --root that is not / (test trees' stand-ins) */
         int reboot_method;       /* RebootMethod */
@@ -25,6 +25,8 @@ typedef struct AgentConfig {
         char *tls_key;           /* PEM: its private key */
         char *tls_client_ca;     /* PEM: CA(s) that sign client certificates */
         char **tls_client_roles; /* "<role> <subject DN>", repeatable key tls_client_role */
+
+        char *metrics_listen;    /* GET /metrics without credentials there; NULL: no such listener */
 
         char *uevent_socket;     /* test hook: kernel-format uevents on a datagram socket */
         unsigned uevent_coalesce_msec;
@@ -46,3 +48,14 @@ int agent_config_load(AgentConfig *c, const char *path, unsigned *ret_line);
 
 /* Sets one key; -EINVAL for an unknown key or a bad value. */
 int agent_config_set(AgentConfig *c, const char *key, const char *value);
+
+/* Calls cb for every key whose value differs between a and b, with both
+ * values as a log shows them; reloadable says whether a reload applies it
+ * (else it needs a restart). */
+typedef void (*AgentConfigChange)(const char *key, const char *old, const char *new, bool reloadable,
+                                  void *userdata);
+void agent_config_compare(const AgentConfig *a, const AgentConfig *b, AgentConfigChange cb, void *userdata);
+
+/* Exchanges the values of the reloadable keys between dst and src: dst
+ * gets src's, src keeps dst's old ones (freed with src). */
+void agent_config_take_reloadable(AgentConfig *dst, AgentConfig *src);

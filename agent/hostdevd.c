@@ -4,7 +4,6 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
-#include <libgen.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent-config.h"
+#include "reload.h"
 #include "basic/fileio.h"
 #include "basic/hex.h"
 #include "basic/hostroot.h"
@@ -32,6 +32,7 @@
 #include "state/store.h"
 #include "state/worker.h"
 #include "web/auth.h"
+#include "web/metrics.h"
 #include "web/server.h"
 #include "web/tls.h"
 #include "web/resources.h"
@@ -51,11 +52,11 @@ static void help(void) {
                "Serves the PCI passthrough API of this host.\n\n"
                "  -l --listen=ADDR:PORT     where to listen (default %s)\n"
                "  -r --root=DIR             find sys/, proc/, etc/, boot/, dev/ under DIR (default /)\n"
-               "  -c --config=FILE          configuration file (default ROOT/etc/hostdevd/hostdevd.conf)\n"
+               "  -c --config=FILE          configuration file (default ROOT%s/hostdevd.conf)\n"
                "     --log-level=LEVEL      debug, info, notice, warning, err (default info)\n"
                "     --pci-ids=FILE         pci.ids database (default: libpci's)\n"
                "     --state-dir=DIR        maintenance state, operations (default ROOT/var/lib/hostdevd)\n"
-               "     --tokens=FILE          bearer tokens and roles (default ROOT/etc/hostdevd/tokens)\n"
+               "     --tokens=FILE          bearer tokens and roles (default ROOT%s/tokens)\n"
                "     --new-token=ROLE[:NAME]\n"
                "                            add a token (reader, operator, admin) to the tokens file,\n"
                "                            print it, and exit\n"
@@ -67,7 +68,7 @@ static void help(void) {
                "     --once                 scan, print the devices as GET /v1/devices would, and exit\n"
                "  -h --help                 show this help\n"
                "     --version              show the version\n",
-               WEB_DEFAULT_LISTEN);
+               WEB_DEFAULT_LISTEN, HOSTDEVD_CONFDIR, HOSTDEVD_CONFDIR);
 }
 
 static int parse_argv(int argc, char *argv[], Options *o) {
@@ -120,7 +121,8 @@ static int parse_argv(int argc, char *argv[], Options *o) {
         return 1;
 }
 
-/* The file first, then the command line over it. */
+/* The file first, then the command line over it: at start, and again at
+ * every reload. */
 static int load_config(const Options *o, AgentConfig *cfg) {
         _cleanup_(hostroot_freep) HostRoot *root = NULL;
         _cleanup_free_ char *path = NULL;
@@ -134,7 +136,7 @@ static int load_config(const Options *o, AgentConfig *cfg) {
         r = hostroot_new(root_dir, &root);
         if (r < 0)
                 return log_error_errno(r, "Cannot use '%s' as the root: %m", root_dir);
-        path = o->config ? strdup(o->config) : hostroot_path(root, AREA_ETC, "hostdevd/hostdevd.conf");
+        path = o->config ? strdup(o->config) : hostroot_path(root, AREA_CONFIG, "hostdevd.conf");
         if (!path)
                 return log_oom();
 
@@ -156,7 +158,7 @@ static int load_config(const Options *o, AgentConfig *cfg) {
         if (cfg->state_dir[0] != '/')
                 return log_error_errno(EINVAL, "The state directory must be an absolute path, not '%s'.",
                                        cfg->state_dir);
-        if (!cfg->tokens && !(cfg->tokens = hostroot_path(root, AREA_ETC, "hostdevd/tokens")))
+        if (!cfg->tokens && !(cfg->tokens = hostroot_path(root, AREA_CONFIG, "tokens")))
                 return log_oom();
         return 0;
 }
@@ -164,7 +166,7 @@ static int load_config(const Options *o, AgentConfig *cfg) {
 /* --new-token: a random token, its hash appended to the tokens file (atomic
  * rewrite, 0600), the token itself printed once. */
 static int new_token(const AgentConfig *cfg, const char *spec) {
-        _cleanup_free_ char *role = NULL, *old = NULL, *contents = NULL, *dir = NULL;
+        _cleanup_free_ char *role = NULL, *old = NULL, *contents = NULL;
         const char *colon = strchr(spec, ':'), *name = colon ? colon + 1 : NULL;
         char token[65], hash[65];
         int r;
@@ -183,11 +185,9 @@ static int new_token(const AgentConfig *cfg, const char *spec) {
         if (r < 0)
                 return log_error_errno(r, "Cannot hash the token: %m");
 
-        dir = strdup(cfg->tokens);
-        if (!dir)
-                return log_oom();
-        if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Cannot create the directory of %s: %m", cfg->tokens);
+        r = mkdir_parents(cfg->tokens);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the directory of %s: %m", cfg->tokens);
         r = read_full_file(cfg->tokens, 1024 * 1024, &old, NULL);
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Cannot read %s: %m", cfg->tokens);
@@ -200,32 +200,6 @@ static int new_token(const AgentConfig *cfg, const char *spec) {
                 return log_error_errno(r, "Cannot write %s: %m", cfg->tokens);
         printf("%s\n", token);
         log_info("Added a token with role %s%s%s to %s.", role, name ? ", named " : "", strempty(name), cfg->tokens);
-        return 0;
-}
-
-/* Tokens and client certificate subjects. A missing tokens file is not an
- * error: every request is then refused until one exists. */
-static int load_auth(const AgentConfig *cfg, bool tls, Auth *auth) {
-        unsigned line = 0;
-        int r;
-
-        r = auth_load_tokens(auth, cfg->tokens, &line);
-        if (r == -ENOENT && tls)
-                log_info("No tokens file %s: client certificates alone authenticate.", cfg->tokens);
-        else if (r == -ENOENT)
-                log_warning("No tokens file %s: every request will be refused (401). Create one with "
-                            "hostdevd --new-token=ROLE:NAME.", cfg->tokens);
-        else if (r == -EINVAL)
-                return log_error_errno(r, "%s:%u: expected '<role> <sha256 hex> [<name>]'.", cfg->tokens, line);
-        else if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %m", cfg->tokens);
-        else
-                log_info("Loaded %zu tokens from %s.", auth->n_tokens, cfg->tokens);
-
-        for (char **s = cfg->tls_client_roles; s && *s; s++)
-                if (auth_add_subject(auth, *s) < 0)
-                        return log_error_errno(EINVAL, "Invalid tls_client_role '%s': expected '<role> <subject DN>'.",
-                                               *s);
         return 0;
 }
 
@@ -381,14 +355,39 @@ static void on_inventory_changed(HostState *s, const InventoryDiff *diff, const 
         web_server_inventory_changed(userdata, diff, cause);
 }
 
-static int run(const AgentConfig *cfg, bool once) {
+static int reload_config(AgentConfig *cfg, void *userdata) {
+        return load_config(userdata, cfg);
+}
+
+/* The metrics listener, when metrics_listen is set: GET /metrics without
+ * credentials, as node exporters are scraped. */
+static int start_metrics_listener(sd_event *event, AgentContext *ctx, const AgentConfig *cfg, WebServer **ret) {
+        int r;
+
+        if (!cfg->metrics_listen)
+                return 0;
+        r = web_server_new(event, ctx, &(WebServerConfig) { .listen = cfg->metrics_listen,
+                                                           .connection_limit = 16, .per_ip_limit = 8,
+                                                           .timeout_sec = cfg->timeout_sec,
+                                                           .allow_plain_http = cfg->allow_plain_http,
+                                                           .metrics_only = true }, ret);
+        if (r < 0)
+                return r;
+        log_info("Metrics without credentials on %s (port %u): GET /metrics.", cfg->metrics_listen,
+                 web_server_port(*ret));
+        return 0;
+}
+
+static int run(AgentConfig *cfg, const Options *o) {
         _cleanup_(host_state_freep) HostState *state = NULL;
         _cleanup_(store_freep) Store *store = NULL;
         _cleanup_(event_log_freep) EventLog *events = NULL;
         _cleanup_(auth_done) Auth auth = {};
         _cleanup_(rebooter_done) Rebooter rebooter = {};
         _cleanup_(tls_credentials_done) TlsCredentials tls = {};
-        _cleanup_(web_server_freep) WebServer *web = NULL;
+        _cleanup_(web_server_freep) WebServer *web = NULL, *metrics_web = NULL;
+        _cleanup_(web_metrics_freep) WebMetrics *metrics = NULL;
+        _cleanup_(reloader_done) Reloader reloader = {};
         _cleanup_(host_watch_freep) HostWatch *watch = NULL;
         _cleanup_(worker_freep) Worker *worker = NULL;
         AgentContext ctx = {};
@@ -404,7 +403,7 @@ static int run(const AgentConfig *cfg, bool once) {
                                        error ?: strerror(-r));
         log_info("Scanned %zu PCI functions, %zu IOMMU groups under '%s'.", state->inventory->n_devices,
                  state->inventory->n_groups, cfg->root ?: "/");
-        if (once)
+        if (o->once)
                 return print_inventory(state);
         r = hostroot_set_state_dir(state->root, cfg->state_dir);
         if (r < 0)
@@ -421,13 +420,17 @@ static int run(const AgentConfig *cfg, bool once) {
                 return r;
         cleanup_bootloader(state);
         reapply_bindings(state, cfg->state_dir);
-        r = load_auth(cfg, use_tls, &auth);
+        r = agent_load_auth(cfg, use_tls, &auth);
         if (r < 0)
                 return r;
+        r = web_metrics_new(&metrics);
+        if (r < 0)
+                return log_oom();
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
         r = sd_event_default(&event);
@@ -449,7 +452,7 @@ static int run(const AgentConfig *cfg, bool once) {
                 return log_error_errno(r, "Failed to set up the worker: %m");
         }
         ctx = (AgentContext) { .host = state, .store = store, .auth = &auth, .rebooter = &rebooter, .event = event,
-                               .events = events, .worker = worker,
+                               .events = events, .worker = worker, .metrics = metrics,
                                .run_tools_in_root = cfg->run_tools_in_root };
         r = web_server_new(event, &ctx, &(WebServerConfig) { .listen = cfg->listen,
                                                             .connection_limit = cfg->connection_limit,
@@ -467,6 +470,12 @@ static int run(const AgentConfig *cfg, bool once) {
                 sd_event_unref(event);
                 return r;
         }
+        r = start_metrics_listener(event, &ctx, cfg, &metrics_web);
+        if (r < 0) {
+                web = web_server_free(web);
+                sd_event_unref(event);
+                return r;
+        }
         host_state_set_listener(state, on_inventory_changed, web);
         r = host_watch_new(event, state, &(HostWatchConfig) { .uevent_socket = cfg->uevent_socket,
                                                              .coalesce_msec = cfg->uevent_coalesce_msec,
@@ -474,11 +483,22 @@ static int run(const AgentConfig *cfg, bool once) {
                                                              .consistency_sec = cfg->consistency_sec }, &watch);
         if (r < 0) {
                 host_state_set_listener(state, NULL, NULL);
+                metrics_web = web_server_free(metrics_web);
                 web = web_server_free(web);
                 sd_event_unref(event);
                 return log_error_errno(r, "Cannot follow the host's devices: %m");
         }
         ctx.watch = watch;
+        reloader = (Reloader) { .config = cfg, .load = reload_config, .load_userdata = (void *) o, .ctx = &ctx };
+        r = reloader_start(&reloader, event);
+        if (r < 0) {
+                host_state_set_listener(state, NULL, NULL);
+                watch = host_watch_free(watch);
+                metrics_web = web_server_free(metrics_web);
+                web = web_server_free(web);
+                sd_event_unref(event);
+                return log_error_errno(r, "Failed to watch SIGHUP: %m");
+        }
         log_info("Listening on %s (port %u); following the devices through %s%s.", cfg->listen,
                  web_server_port(web), host_watch_stats(watch)->source,
                  host_watch_stats(watch)->vfio_inotify ? " and inotify on the VFIO nodes" : "");
@@ -487,8 +507,10 @@ static int run(const AgentConfig *cfg, bool once) {
         r = sd_event_loop(event);
         sd_notify(0, "STOPPING=1");
         log_info("Shutting down.");
+        reloader_done(&reloader);
         watch = host_watch_free(watch);
         host_state_set_listener(state, NULL, NULL);
+        metrics_web = web_server_free(metrics_web);
         web = web_server_free(web);
         worker = worker_free(worker); /* a job under way ends first, and is recorded */
         rebooter_done(&rebooter);
@@ -514,7 +536,7 @@ int main(int argc, char *argv[]) {
         r = load_config(&o, &cfg);
         if (r >= 0) {
                 log_set_max_level(cfg.log_level);
-                r = o.new_token ? new_token(&cfg, o.new_token) : run(&cfg, o.once);
+                r = o.new_token ? new_token(&cfg, o.new_token) : run(&cfg, &o);
         }
         agent_config_done(&cfg);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -8,4 +8,5 @@ libbasic_a_SOURCES = \
 	agent/basic/parse-util.c agent/basic/parse-util.h \
 	agent/basic/hostroot.c agent/basic/hostroot.h \
 	agent/basic/time-util.h \
-	agent/basic/hex.c agent/basic/hex.h
+	agent/basic/hex.c agent/basic/hex.h \
+	agent/basic/histogram.c agent/basic/histogram.h

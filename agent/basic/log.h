@@ -8,6 +8,7 @@
 
 void log_set_max_level(int level);
 int log_get_max_level(void);
+const char *log_level_to_string(int level); /* NULL when not a level */
 int log_level_from_string(const char *s);
 void log_open(void);
 

@@ -3,7 +3,22 @@
 #include <stdlib.h>
 
 #include "basic/macro.h"
+#include "basic/time-util.h"
 #include "host-state.h"
+
+/* A full scan, timed. */
+static int scan(HostState *s, Inventory **ret, char **ret_error) {
+        uint64_t t0 = now_monotonic_usec();
+        int r;
+
+        r = inventory_scan(s->root, s->names, ret, ret_error);
+        pci_names_trim(s->names);
+        if (r < 0)
+                s->stats.scan_failures++;
+        else
+                histogram_observe(&s->stats.scan, now_monotonic_usec() - t0);
+        return r;
+}
 
 int host_state_new(const char *root_dir, const char *pci_ids, HostState **ret, char **ret_error) {
         _cleanup_(host_state_freep) HostState *s = calloc(1, sizeof(HostState));
@@ -17,8 +32,7 @@ int host_state_new(const char *root_dir, const char *pci_ids, HostState **ret, c
         r = pci_names_new(pci_ids, &s->names);
         if (r < 0)
                 return r;
-        r = inventory_scan(s->root, s->names, &s->inventory, ret_error);
-        pci_names_trim(s->names);
+        r = scan(s, &s->inventory, ret_error);
         if (r < 0)
                 return r;
         s->generation = 1;
@@ -66,8 +80,7 @@ int host_state_rescan(HostState *s, char **ret_error) {
         Inventory *inv;
         int r;
 
-        r = inventory_scan(s->root, s->names, &inv, ret_error);
-        pci_names_trim(s->names);
+        r = scan(s, &inv, ret_error);
         if (r < 0)
                 return r;
         r = inventory_diff(s->inventory, inv, &diff);
@@ -83,12 +96,16 @@ int host_state_refresh(HostState *s, char *const *addrs, bool holders, const cha
                        char **ret_error) {
         InventoryDiff diff = {};
         Inventory *inv;
+        uint64_t t0 = now_monotonic_usec();
         int r;
 
         r = inventory_refresh(s->inventory, s->root, s->names, addrs, holders, &inv, ret_error);
         pci_names_trim(s->names);
-        if (r < 0)
+        if (r < 0) {
+                s->stats.refresh_failures++;
                 return r;
+        }
+        histogram_observe(&s->stats.refresh, now_monotonic_usec() - t0);
         r = inventory_diff(s->inventory, inv, &diff);
         if (r < 0 || inventory_diff_is_empty(&diff)) {
                 /* nothing changed: the current snapshot, its ETag and caches stay */

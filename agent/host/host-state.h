@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "basic/histogram.h"
 #include "basic/hostroot.h"
 #include "inventory-diff.h"
 #include "inventory.h"
@@ -17,6 +18,13 @@ typedef struct HostState HostState;
  * ("rescan", "uevent", "consistency", "vfio-holders", "operation"). */
 typedef void (*HostStateListener)(HostState *s, const InventoryDiff *diff, const char *cause, void *userdata);
 
+/* How long reading the host takes, for the metrics. */
+typedef struct HostStateStats {
+        Histogram scan;             /* full scans: the first, and every rescan */
+        Histogram refresh;          /* incremental refreshes: uevents, VFIO opens, consistency, operations */
+        uint64_t scan_failures, refresh_failures;
+} HostStateStats;
+
 struct HostState {
         HostRoot *root;
         PciNames *names;
@@ -25,6 +33,7 @@ struct HostState {
 
         HostStateListener listener;
         void *listener_userdata;
+        HostStateStats stats;
 };
 
 int host_state_new(const char *root_dir, const char *pci_ids, HostState **ret, char **ret_error);

@@ -64,13 +64,6 @@ struct HostWatch {
         uint64_t burst_start;    /* CLOCK_MONOTONIC of the burst's first event, 0 when none */
 };
 
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static int arm_flush(HostWatch *w) {
         uint64_t now = now_monotonic_usec(), at;
 

@@ -15,6 +15,15 @@
 #include "state/store.h"
 #include "state/worker.h"
 
+struct WebMetrics;
+struct EventStreams;
+
+/* Configuration reloads (SIGHUP), counted by main() for the metrics. */
+typedef struct ReloadStats {
+        uint64_t applied, refused;
+        bool last_refused;
+} ReloadStats;
+
 typedef struct AgentContext {
         HostState *host;
         Store *store;          /* the state directory */
@@ -26,4 +35,7 @@ typedef struct AgentContext {
         HostWatch *watch;      /* NULL with --once */
         bool tls;              /* connections are TLS with verified client certificates */
         bool run_tools_in_root; /* the bootloader's regeneration tool also under a test root */
+        struct WebMetrics *metrics;     /* HTTP counters, owned by main() */
+        struct EventStreams *streams;   /* the API server's, for the metrics listener */
+        ReloadStats reloads;
 } AgentContext;

@@ -14,6 +14,7 @@ libweb_a_SOURCES = \
 	agent/web/reply.c agent/web/reply.h \
 	agent/web/cache.c agent/web/cache.h \
 	agent/web/router.c agent/web/router.h \
+	agent/web/metrics.c agent/web/metrics.h \
 	agent/web/event-streams.c agent/web/event-streams.h \
 	agent/web/server.c agent/web/server.h \
 	agent/web/views.c agent/web/views.h \
@@ -37,6 +38,7 @@ libweb_a_SOURCES = \
 	agent/web/views-passthrough.c agent/web/views-passthrough.h \
 	agent/web/resource-passthrough.c \
 	agent/web/resource-driver.c \
+	agent/web/resource-metrics.c \
 	agent/web/openapi-blob.S
 EXTRA_libweb_a_DEPENDENCIES = $(top_srcdir)/api/openapi.json
 agent/web/libweb_a-openapi-blob.$(OBJEXT): $(top_srcdir)/api/openapi.json

@@ -241,7 +241,8 @@ void reply_add_common_headers(struct MHD_Response *resp) {
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 }
 
-static struct MHD_Response *make_response(Representation *rep, BodyEncoding e, bool not_modified) {
+static struct MHD_Response *make_response(Representation *rep, BodyEncoding e, bool not_modified,
+                                          const char *content_type) {
         struct MHD_Response *resp;
 
         if (not_modified)
@@ -255,7 +256,7 @@ static struct MHD_Response *make_response(Representation *rep, BodyEncoding e, b
         reply_add_common_headers(resp);
         if (MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, rep->etag) != MHD_YES ||
             MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding") != MHD_YES ||
-            (!not_modified && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES) ||
+            (!not_modified && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES) ||
             (!not_modified && e != ENCODING_IDENTITY &&
              MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding_names[e]) != MHD_YES)) {
                 MHD_destroy_response(resp);
@@ -302,7 +303,7 @@ enum MHD_Result reply_rendered(Request *r, RenderedBody *b) {
         not_modified = safe && inm && etag_matches(inm, rep->etag);
         slot = not_modified ? &rep->not_modified : &rep->ok;
         if (!*slot) {
-                *slot = make_response(rep, e, not_modified);
+                *slot = make_response(rep, e, not_modified, b->content_type ?: "application/json");
                 if (!*slot)
                         return MHD_NO;
         }

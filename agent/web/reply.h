@@ -40,6 +40,7 @@ typedef struct RenderedBody {
         unsigned n_ref;
         Representation rep[_ENCODING_MAX];
         unsigned tried;  /* bit e: coding e was tried (made, or not worth it) */
+        const char *content_type; /* static; NULL: application/json */
 } RenderedBody;
 
 /* Renders obj (not consumed) into a new body, compact or indented, with one reference. */

@@ -45,6 +45,8 @@ typedef struct Request {
         size_t n_params;
 
         unsigned status;     /* of the reply queued, 0 before */
+        const struct Route *route; /* once matched */
+        uint64_t start_usec; /* CLOCK_MONOTONIC of its arrival */
         Role role;           /* the caller's, once authenticated */
         char *who;           /* the token's name or the certificate's subject */
 

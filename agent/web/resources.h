@@ -29,6 +29,7 @@ enum MHD_Result get_kernel_cmdline(Request *r);
 enum MHD_Result patch_kernel_cmdline(Request *r);
 enum MHD_Result get_kernel_cmdline_presets(Request *r);
 enum MHD_Result get_events(Request *r);
+enum MHD_Result get_metrics(Request *r);
 
 /* An IOMMU group number as a client writes it: decimal digits, no sign, no
  * leading zero but "0" itself. -EINVAL otherwise. */

@@ -9,14 +9,16 @@
 
 typedef enum MHD_Result (*RouteHandler)(Request *r);
 
-typedef struct Route {
+typedef struct Route Route;
+struct Route {
         const char *method;
         const char *pattern;
         RouteHandler handler;
         const char *const *query; /* accepted query parameters, NULL-terminated; NULL: none */
         Role role;                /* the least role allowed; ROLE_NONE (not declared) means admin */
         bool event_stream;        /* serves text/event-stream, not JSON */
-} Route;
+        bool text_plain;          /* serves text/plain (the metrics), not JSON */
+};
 
 typedef enum RouteResult {
         ROUTE_FOUND,

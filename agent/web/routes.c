@@ -11,6 +11,7 @@ static const char *const device_fields[] = { "fields", NULL };
 #define OPERATOR .role = ROLE_OPERATOR
 #define ADMIN .role = ROLE_ADMIN
 #define EVENT_STREAM .event_stream = true
+#define TEXT_PLAIN .text_plain = true
 
 const Route routes[] = {
         { "GET", "/", get_root, NULL, READER },
@@ -37,6 +38,7 @@ const Route routes[] = {
         { "GET", "/v1/kernel-cmdline/presets", get_kernel_cmdline_presets, kcmdline_preset_query, READER },
         { "GET", "/v1/openapi.json", get_openapi, NULL, READER },
         { "GET", "/v1/events", get_events, NULL, READER, EVENT_STREAM },
+        { "GET", "/v1/metrics", get_metrics, NULL, READER, TEXT_PLAIN },
 };
 
 const size_t n_routes = sizeof(routes) / sizeof(routes[0]);

@@ -18,11 +18,14 @@
 #include "audit.h"
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "basic/time-util.h"
 #include "cache.h"
 #include "inventory-events.h"
 #include "json-body.h"
 #include "json-util.h"
+#include "metrics.h"
 #include "problem.h"
+#include "resources.h"
 #include "router.h"
 #include "server.h"
 #include "tls.h"
@@ -34,6 +37,8 @@ struct WebServer {
         RenderCache *cache;
         EventStreams *streams;
         unsigned port;
+        bool tls;
+        bool metrics_only;   /* the metrics listener: GET /metrics, no authentication */
 };
 
 static void request_free(Request *r) {
@@ -51,9 +56,27 @@ static void request_free(Request *r) {
         free(r);
 }
 
+/* The route a request is counted under: the one it was dispatched to, or
+ * the one its path and method name (a request refused before routing, a
+ * 401, still belongs to its route); NULL when none. */
+static const Route *route_of(const Request *r) {
+        _cleanup_free_ char *allow = NULL;
+        const Route *route = NULL;
+
+        if (r->route)
+                return r->route;
+        if (r->url && router_match(routes, n_routes, r->method, r->url, NULL, &route, &allow) == ROUTE_FOUND)
+                return route;
+        return NULL;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        WebServer *s = cls;
         Request *r = *con_cls;
 
+        if (r && r->status && s->ctx->metrics)
+                web_metrics_request(s->ctx->metrics, s->metrics_only ? NULL : route_of(r), r->method, r->status,
+                                    now_monotonic_usec() - r->start_usec);
         /* An accepted request runs its follow-up even if the client left
          * early: it was recorded, and the client can look it up. */
         if (r && r->after)
@@ -68,7 +91,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                           enum MHD_ConnectionNotificationCode toe) {
         WebServer *s = cls;
 
-        if (toe == MHD_CONNECTION_NOTIFY_STARTED && s->ctx->tls)
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED && s->tls)
                 *socket_context = calloc(1, sizeof(TlsPeer));
         else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
                 tls_peer_done(*socket_context);
@@ -154,6 +177,8 @@ static bool acceptable(const Request *r, const Route *route) {
 
         if (!a || strstr(a, "*/*"))
                 return true;
+        if (route->text_plain)
+                return strstr(a, "text/plain") || strstr(a, "text/*");
         if (route->event_stream)
                 return strstr(a, "text/event-stream") || strstr(a, "text/*");
         return strstr(a, "json") || strstr(a, "application/*");
@@ -274,6 +299,7 @@ static enum MHD_Result dispatch(Request *r) {
                 return problem_reply(r, PROBLEM_METHOD_NOT_ALLOWED, (ProblemField) {},
                                      "'%s' accepts %s, not %s", r->url, r->allow, r->method);
         case ROUTE_FOUND:
+                r->route = route;
                 break;
         }
 
@@ -303,6 +329,20 @@ static enum MHD_Result dispatch(Request *r) {
                 return problem_reply(r, PROBLEM_UNSUPPORTED_MEDIA_TYPE, (ProblemField) {},
                                      "%s needs 'Content-Type: application/json'", r->method);
         return route->handler(r);
+}
+
+/* The metrics listener: one resource, no credentials (it is meant for a
+ * scraper on the host itself, and loopback unless allowed otherwise). */
+static enum MHD_Result dispatch_metrics(Request *r) {
+        if (!streq(r->url, "/metrics"))
+                return problem_reply(r, PROBLEM_NOT_FOUND, (ProblemField) {},
+                                     "no resource at '%s': this listener serves GET /metrics only", r->url);
+        if (!streq(r->method, "GET") && !r->is_head) {
+                r->allow = strdup("GET, HEAD");
+                return problem_reply(r, PROBLEM_METHOD_NOT_ALLOWED, (ProblemField) {}, "'/metrics' accepts GET, HEAD, "
+                                     "not %s", r->method);
+        }
+        return get_metrics(r);
 }
 
 /* Who asked what, and what came of it: every mutating request, allowed or not. */
@@ -376,10 +416,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 if (!r)
                         return MHD_NO;
                 r->connection = c;
+                r->start_usec = now_monotonic_usec();
                 r->ctx = s->ctx;
                 r->state = s->ctx->host;
                 r->cache = s->cache;
-                r->streams = s->streams;
+                r->streams = s->streams ?: s->ctx->streams;
                 r->method = method;
                 r->is_head = streq(method, "HEAD");
                 /* Before anything can fail, so that a problem is indented too (the value is checked later). */
@@ -398,9 +439,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 *upload_data_size = 0;
                 return MHD_YES;
         }
-        ret = dispatch(r);
+        ret = s->metrics_only ? dispatch_metrics(r) : dispatch(r);
         log_debug("%s %s: %u", method, url, r->status);
-        if (is_mutating(method))
+        if (is_mutating(method) && !s->metrics_only)
                 audit(r);
         return ret;
 }
@@ -497,17 +538,22 @@ int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cf
         if (!s)
                 return -ENOMEM;
         s->ctx = ctx;
-        s->cache = render_cache_new();
-        if (!s->cache)
-                return -ENOMEM;
-        r = event_streams_new(event, ctx->events, &cfg->events, &s->streams);
-        if (r < 0)
-                return log_error_errno(r, "Failed to set up event streams: %m");
+        s->tls = cfg->tls != NULL;
+        s->metrics_only = cfg->metrics_only;
+        if (!s->metrics_only) {
+                s->cache = render_cache_new();
+                if (!s->cache)
+                        return -ENOMEM;
+                r = event_streams_new(event, ctx->events, &cfg->events, &s->streams);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up event streams: %m");
+                ctx->tls = s->tls;
+                ctx->streams = s->streams;
+        }
         r = parse_listen(cfg->listen, &sa, &sa_len);
         if (r < 0)
                 return log_error_errno(r, "Invalid listen address '%s': expected HOST:PORT or [IPV6]:PORT.", cfg->listen);
-        ctx->tls = cfg->tls != NULL;
-        if (!ctx->tls && !is_loopback(&sa)) {
+        if (!s->tls && !is_loopback(&sa)) {
                 if (!cfg->allow_plain_http)
                         return log_error_errno(EPERM, "Refusing plain HTTP on %s, beyond loopback: configure TLS "
                                                "(tls_certificate, tls_key, tls_client_ca), or --allow-plain-http.",
@@ -572,7 +618,8 @@ int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cf
                 r = sd_event_source_set_enabled(s->kick, SD_EVENT_OFF);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the HTTP server's wake-up: %m");
-        event_streams_set_waker(s->streams, kick, s);
+        if (s->streams)
+                event_streams_set_waker(s->streams, kick, s);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -595,8 +642,11 @@ WebServer *web_server_free(WebServer *s) {
         sd_event_source_disable_unref(s->io);
         sd_event_source_disable_unref(s->timer);
         sd_event_source_disable_unref(s->kick);
-        if (s->streams)
+        if (s->streams) {
                 event_streams_set_waker(s->streams, NULL, NULL);
+                if (s->ctx->streams == s->streams)
+                        s->ctx->streams = NULL;
+        }
         if (s->mhd) {
                 if (s->streams)
                         end_streams(s);

@@ -17,6 +17,7 @@ typedef struct WebServerConfig {
         bool allow_plain_http;       /* beyond loopback (else refused at start) */
         const TlsCredentials *tls;   /* mutual TLS; NULL: plain HTTP. Outlives the server */
         EventStreamsConfig events;   /* GET /v1/events, following ctx->events */
+        bool metrics_only;           /* serves GET /metrics alone, without credentials, never TLS */
 } WebServerConfig;
 
 #define WEB_DEFAULT_LISTEN "127.0.0.1:8427"
