@@ -7,6 +7,7 @@
 #include "basic/macro.h"
 #include "basic/strv.h"
 #include "reload.h"
+#include "web/event-streams.h"
 
 int agent_load_auth(const AgentConfig *cfg, bool tls, Auth *ret) {
         _cleanup_(auth_done) Auth a = {};
@@ -75,10 +76,15 @@ static int refuse(Reloader *rl) {
         return 0;
 }
 
+static bool still_valid(const char *credential, void *userdata) {
+        return credential && auth_credential_valid(userdata, credential);
+}
+
 int agent_reload(Reloader *rl) {
         _cleanup_(agent_config_done) AgentConfig next;
         _cleanup_(auth_done) Auth auth = {};
         AgentContext *ctx = rl->ctx;
+        size_t n;
 
         agent_config_init(&next);
         (void) sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
@@ -95,6 +101,9 @@ int agent_reload(Reloader *rl) {
         log_set_max_level(rl->config->log_level);
         ctx->rebooter->method = rl->config->reboot_method;
         ctx->rebooter->timeout_usec = (uint64_t) rl->config->reboot_timeout_sec * 1000000ULL;
+        n = event_streams_end_unless(ctx->streams, still_valid, ctx->auth);
+        if (n > 0)
+                log_notice("Reload: ended %zu event streams whose token or certificate no longer has a role.", n);
         ctx->reloads.applied++;
         ctx->reloads.last_refused = false;
         log_info("Reload done: %zu tokens, %zu client certificate subjects.", ctx->auth->n_tokens,

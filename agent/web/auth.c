@@ -212,3 +212,18 @@ Role auth_subject_role(const Auth *a, const char *subject) {
                         return a->subjects[i].role;
         return ROLE_NONE;
 }
+
+bool auth_credential_valid(const Auth *a, const char *credential) {
+        uint8_t h[32];
+        const char *rest;
+
+        if ((rest = startswith(credential, "subject:")))
+                return auth_subject_role(a, rest) != ROLE_NONE;
+        rest = startswith(credential, "token:");
+        if (!rest || parse_sha256_hex(rest, strlen(rest), h) < 0)
+                return false;
+        for (size_t i = 0; i < a->n_tokens; i++)
+                if (memcmp(a->tokens[i].sha256, h, sizeof h) == 0)
+                        return true;
+        return false;
+}

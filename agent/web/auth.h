@@ -60,5 +60,9 @@ Role auth_check_token(const Auth *a, const char *token, const char **ret_name);
 /* The role of a verified client certificate's subject, ROLE_NONE if unmapped. */
 Role auth_subject_role(const Auth *a, const char *subject);
 
+/* Whether a credential from request_credential() still authenticates
+ * (its token or subject is still listed, with any role). */
+bool auth_credential_valid(const Auth *a, const char *credential);
+
 /* SHA-256 of a token as 64 lower-case hex digits plus NUL (for --new-token). */
 int auth_hash_token_hex(const char *token, char ret[static 65]);

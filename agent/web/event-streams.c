@@ -35,6 +35,7 @@ struct EventStream {
         EventStreams *owner;
         struct MHD_Connection *connection;
         struct sockaddr_storage peer;
+        char *credential;         /* what authenticated it (request_credential()), NULL: unknown */
         char *buf;                /* queued bytes: buf[head .. head + len) */
         size_t head, len, size;
         bool suspended;           /* by the reader, waiting for bytes */
@@ -199,6 +200,7 @@ static void stream_free(void *cls) {
                 e->next->prev = e->prev;
         s->n--;
         log_debug("Event stream closed; %zu open.", s->n);
+        free(e->credential);
         free(e->buf);
         free(e);
 }
@@ -304,8 +306,8 @@ static EventStream *stream_new(EventStreams *s, struct MHD_Connection *c) {
         return e;
 }
 
-int event_streams_open(EventStreams *s, struct MHD_Connection *c, const char *last_id, json_object *hello,
-                       struct MHD_Response **ret) {
+int event_streams_open(EventStreams *s, struct MHD_Connection *c, const char *credential, const char *last_id,
+                       json_object *hello, struct MHD_Response **ret) {
         _cleanup_free_ char *newest = newest_id(s->log), *retry = NULL;
         _cleanup_free_ EventStream *e = NULL;
         struct MHD_Response *resp;
@@ -319,7 +321,7 @@ int event_streams_open(EventStreams *s, struct MHD_Connection *c, const char *la
         json_object_object_add(hello, "instance", json_object_new_string(event_log_instance(s->log)));
         json_object_object_add(hello, "last_event_id", newest ? json_object_new_string(newest) : NULL);
         e = stream_new(s, c);
-        if (!e) {
+        if (!e || (credential && !(e->credential = strdup(credential)))) {
                 json_object_put(hello);
                 return -ENOMEM;
         }
@@ -329,11 +331,13 @@ int event_streams_open(EventStreams *s, struct MHD_Connection *c, const char *la
         if (r >= 0 && last_id)
                 r = stream_catch_up(e, last_id, newest);
         if (r < 0) {
+                free(e->credential);
                 free(e->buf);
                 return r == -ENOBUFS ? -ENOMEM : r;
         }
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, e, stream_free);
         if (!resp) {
+                free(e->credential);
                 free(e->buf);
                 return -ENOMEM;
         }
@@ -416,6 +420,19 @@ EventStreams *event_streams_free(EventStreams *s) {
         /* The daemon has stopped: every reply, so every stream, is gone. */
         free(s);
         return NULL;
+}
+
+size_t event_streams_end_unless(EventStreams *s, bool (*keep)(const char *credential, void *userdata),
+                                void *userdata) {
+        size_t n = 0;
+
+        for (EventStream *e = s ? s->head : NULL; e; e = e->next)
+                if (!e->ending && !keep(e->credential, userdata)) {
+                        e->ending = true;
+                        stream_wake(e);
+                        n++;
+                }
+        return n;
 }
 
 void event_streams_end_all(EventStreams *s) {

@@ -51,10 +51,17 @@ int event_streams_admit(const EventStreams *s, const struct sockaddr *peer);
 
 /* A new stream on connection c, starting with hello (consumed; the
  * event's data), then the events after last_id (NULL: none), or a resync
- * when the log no longer has them. Returns the response to queue (the
- * stream lives as long as it does); -EINVAL for a malformed last_id. */
-int event_streams_open(EventStreams *s, struct MHD_Connection *c, const char *last_id, json_object *hello,
-                       struct MHD_Response **ret);
+ * when the log no longer has them. credential (copied) names what
+ * authenticated the client, for event_streams_end_unless(). Returns the
+ * response to queue (the stream lives as long as it does); -EINVAL for a
+ * malformed last_id. */
+int event_streams_open(EventStreams *s, struct MHD_Connection *c, const char *credential, const char *last_id,
+                       json_object *hello, struct MHD_Response **ret);
+
+/* Ends (cleanly, as event_streams_end_all()) every stream whose credential
+ * keep() refuses: a token revoked by a reload. Returns how many. */
+size_t event_streams_end_unless(EventStreams *s, bool (*keep)(const char *credential, void *userdata),
+                                void *userdata);
 
 /* Ends every stream cleanly (SIGTERM): what is queued is sent, then the
  * chunked reply ends. The HTTP daemon must run afterwards to send it. */

@@ -54,6 +54,11 @@ typedef struct Request {
         void *after_userdata;
 } Request;
 
+/* What authenticated the request, as auth_credential_valid() checks it
+ * again later: "token:<sha256 hex>" for a bearer token, else
+ * "subject:<DN>" for a client certificate alone. -ENOMEM. */
+int request_credential(const Request *r, char **ret);
+
 /* Parses the body as a JSON object, allowing only the given fields
  * (NULL-terminated); an empty body is {}. On error queues the 400 and
  * returns false with *ret_mhd set. */

@@ -49,6 +49,7 @@ static bool admit(Request *r, enum MHD_Result *ret) {
 enum MHD_Result get_events(Request *r) {
         const char *last_id = MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, LAST_EVENT_ID);
         struct MHD_Response *resp = NULL;
+        _cleanup_free_ char *credential = NULL;
         json_object *hello;
         enum MHD_Result ret;
         int k;
@@ -64,10 +65,12 @@ enum MHD_Result get_events(Request *r) {
         if (!admit(r, &ret))
                 return ret;
 
+        if (request_credential(r, &credential) < 0)
+                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
         hello = json_object_new_object();
         if (hello)
                 json_add_int(hello, "generation", (int64_t) r->state->generation);
-        k = event_streams_open(r->streams, r->connection, last_id, hello, &resp);
+        k = event_streams_open(r->streams, r->connection, credential, last_id, hello, &resp);
         if (k < 0)
                 return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "cannot open the event stream: %s",
                                      strerror(-k));

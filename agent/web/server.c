@@ -267,6 +267,21 @@ static bool authenticate(Request *r, enum MHD_Result *ret) {
         return true;
 }
 
+int request_credential(const Request *r, char **ret) {
+        const char *token = bearer_token(r);
+        char hex[65];
+        char *c;
+        int k;
+
+        if (token && auth_hash_token_hex(token, hex) < 0)
+                return -ENOMEM;
+        k = token ? asprintf(&c, "token:%s", hex) : asprintf(&c, "subject:%s", strempty(r->who));
+        if (k < 0)
+                return -ENOMEM;
+        *ret = c;
+        return 0;
+}
+
 /* Mutating requests carry JSON, and say so: a form or text/plain request
  * from a browser page never gets this far. */
 static bool has_json_content_type(const Request *r) {

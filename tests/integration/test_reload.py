@@ -176,3 +176,39 @@ def test_default_configuration_is_in_the_builds_sysconfdir(root, tmp_path):
         assert agent.get("/v1/host", token=done.stdout.strip()).status == 200
     finally:
         assert agent.stop() == 0
+
+
+def test_streams_of_a_revoked_token_end(agent):
+    from conftest import EventStream
+    revoked = EventStream(agent, role="reader")
+    kept = EventStream(agent, role="operator")
+    try:
+        revoked.until("hello")
+        kept.until("hello")
+        agent.tokens_file.write_text("\n".join(l for l in agent.tokens_file.read_text().splitlines()
+                                               if not l.startswith("reader ")) + "\n")
+        log = hup(agent, "Reload done")
+        assert "Reload: ended 1 event streams whose token or certificate no longer has a role." in log
+        assert revoked.ended.wait(10), "the revoked reader's stream goes on"
+        assert not kept.ended.wait(0.5), "the operator's stream ended too"
+        assert agent.get("/v1/metrics").body.decode().count("hostdevd_event_streams 1") == 1
+    finally:
+        revoked.close()
+        kept.close()
+
+
+def test_client_certificate_roles_follow_a_reload(tmp_path, root):
+    from test_tls import make_pki, tls_agent, write_config, ROLE_LINES
+    pki = make_pki(tmp_path / "pki")
+    conf = write_config(tmp_path / "tls.conf", pki, roles=ROLE_LINES[1:])  # no reader line
+    agent = tls_agent(root, pki, conf, "--tokens", str(tmp_path / "no-tokens"), cert="reader")
+    try:
+        r = agent.get("/v1/host", role=None)
+        assert r.status == 403 and "has no role" in r.json()["detail"], r
+        write_config(conf, pki)
+        hup(agent, "Reload done")
+        assert "Reload: tls_client_role is now '3 lines' (was '2 lines')." in agent.log_text()
+        assert agent.get("/v1/host", role=None).status == 200
+        assert agent.get("/v1/host", role=None, cert=(pki["operator"][0], pki["operator"][1])).status == 200
+    finally:
+        assert agent.stop() == 0
