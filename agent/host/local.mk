@@ -24,7 +24,9 @@ libhost_a_SOURCES += \
 	agent/host/passthrough-plan.c agent/host/passthrough-plan.h \
 	agent/host/vfio-state.c agent/host/vfio-state.h \
 	agent/host/vfio-bind.c agent/host/vfio-bind.h agent/host/vfio-bind-internal.h \
-	agent/host/vfio-reapply.c
+	agent/host/vfio-reapply.c \
+	agent/host/sriov-state.c agent/host/sriov-state.h \
+	agent/host/sriov.c agent/host/sriov.h
 libhost_a_SOURCES += \
 	agent/host/kcmdline-state.c agent/host/kcmdline-state.h \
 	agent/host/kcmdline-presets.c agent/host/kcmdline-presets.h \

@@ -16,6 +16,13 @@
  *                                   unbound and the write succeeds (the kernel only
  *                                   logs it: __device_attach_driver ignores probe errors)
  *   bus/pci/drivers/X/new_id, remove_id   EPERM, logged: hostdevd must never use them
+ *   devices/.../D/sriov_numvfs "N"  sriov_numvfs_store(): not a number EINVAL; more than
+ *                                   sriov_totalvfs ERANGE; N as now: nothing; D without a
+ *                                   driver ENOENT; from one non-zero count to another EBUSY;
+ *                                   else the count is written. The VFs themselves are
+ *                                   neither made nor removed (the real-kernel tier does
+ *                                   that): a test reads the count and the log
+ *   devices/.../D/sriov_drivers_autoprobe "0"/"1"  written; anything else EINVAL
  *
  * Matching follows pci_bus_match(): with driver_override set only that driver
  * matches; without it, the device's native driver (the one whose id table
@@ -65,7 +72,10 @@
 #define MAX_TRACKED 4096
 #define PAGE_SIZE_ 4096
 
-typedef enum Attr { ATTR_NONE, ATTR_OVERRIDE, ATTR_BIND, ATTR_UNBIND, ATTR_PROBE, ATTR_NEW_ID, ATTR_REMOVE_ID } Attr;
+typedef enum Attr {
+        ATTR_NONE, ATTR_OVERRIDE, ATTR_BIND, ATTR_UNBIND, ATTR_PROBE, ATTR_NEW_ID, ATTR_REMOVE_ID,
+        ATTR_NUMVFS, ATTR_AUTOPROBE,
+} Attr;
 
 typedef struct Tracked {
         Attr attr;
@@ -502,10 +512,77 @@ static int do_probe(const char *root, const char *name) {
         return 0;
 }
 
+/* Attributes of the device itself: faults name the device, not the value. */
+static bool per_device(Attr a) {
+        return a == ATTR_OVERRIDE || a == ATTR_NUMVFS || a == ATTR_AUTOPROBE;
+}
+
 static const char *attr_name(Attr a) {
         static const char *const n[] = { "none", "driver_override", "bind", "unbind", "drivers_probe", "new_id",
-                                         "remove_id" };
+                                         "remove_id", "sriov_numvfs", "sriov_drivers_autoprobe" };
         return n[a];
+}
+
+static int read_number(const char *path, long *ret) {
+        char *t = read_text(path), *end;
+
+        if (!t)
+                return ENOENT;
+        errno = 0;
+        *ret = strtol(t, &end, 10);
+        free(t);
+        return errno || end == NULL ? EINVAL : 0;
+}
+
+/* sriov_numvfs_store() of Linux 6.1, without the VFs. */
+static int do_numvfs(const char *devdir, const char *subject) {
+        char *p, *end, *driver;
+        long n, total, cur;
+        struct stat st;
+        int e;
+
+        errno = 0;
+        n = strtol(subject, &end, 0);
+        if (errno || !*subject || *end || n < 0 || n > 65535)
+                return EINVAL;
+        p = pathf("%s/sriov_totalvfs", devdir);
+        e = read_number(p, &total);
+        free(p);
+        if (!e) {
+                p = pathf("%s/sriov_numvfs", devdir);
+                e = read_number(p, &cur);
+                free(p);
+        }
+        if (e)
+                return e;
+        if (n > total)
+                return ERANGE;
+        if (n == cur)
+                return 0;
+        driver = pathf("%s/driver", devdir);
+        e = lstat(driver, &st) < 0 ? ENOENT : 0;
+        free(driver);
+        if (e)
+                return e;
+        if (n > 0 && cur > 0)
+                return EBUSY;
+        p = pathf("%s/sriov_numvfs", devdir);
+        driver = pathf("%ld\n", n);
+        write_text(p, driver, false);
+        free(p);
+        free(driver);
+        return 0;
+}
+
+static int do_autoprobe(const char *devdir, const char *subject) {
+        char *p;
+
+        if (strcmp(subject, "0") != 0 && strcmp(subject, "1") != 0)
+                return EINVAL;
+        p = pathf("%s/sriov_drivers_autoprobe", devdir);
+        write_text(p, strcmp(subject, "1") == 0 ? "1\n" : "0\n", false);
+        free(p);
+        return 0;
 }
 
 /* The write of value to a tracked attribute: 0 or an errno. */
@@ -523,13 +600,15 @@ static int kernel_write(const Tracked *t, const char *buf, size_t len) {
         subject = strndup(value, strcspn(value, "\n")); /* sysfs_streq() ignores one trailing newline */
         if (!subject)
                 abort();
-        e = write_fault(root, attr_name(t->attr), t->attr == ATTR_OVERRIDE ? strrchr(t->dir, '/') + 1 : subject);
+        e = write_fault(root, attr_name(t->attr), per_device(t->attr) ? strrchr(t->dir, '/') + 1 : subject);
         if (!e)
                 switch (t->attr) {
                 case ATTR_OVERRIDE: e = do_override(root, t->dir, buf, len); break;
                 case ATTR_UNBIND: e = do_unbind(root, t->dir, subject); break;
                 case ATTR_BIND: e = do_bind(root, t->dir, subject); break;
                 case ATTR_PROBE: e = do_probe(root, subject); break;
+                case ATTR_NUMVFS: e = do_numvfs(t->dir, subject); break;
+                case ATTR_AUTOPROBE: e = do_autoprobe(t->dir, subject); break;
                 default: e = EPERM; /* new_id, remove_id: never */
                 }
         logf = pathf("%s/meta/pcimock.log", root);
@@ -574,9 +653,14 @@ static Attr classify(const char *root, const char *path, char **ret_dir) {
                         *ret_dir = strndup(path, (size_t) (base - path));
                 return a;
         }
-        if (strncmp(rest, "/sys/devices/", 13) == 0 && strcmp(base, "/driver_override") == 0) {
-                *ret_dir = strndup(path, (size_t) (base - path));
-                return ATTR_OVERRIDE;
+        if (strncmp(rest, "/sys/devices/", 13) == 0) {
+                Attr a = strcmp(base, "/driver_override") == 0           ? ATTR_OVERRIDE
+                         : strcmp(base, "/sriov_numvfs") == 0            ? ATTR_NUMVFS
+                         : strcmp(base, "/sriov_drivers_autoprobe") == 0 ? ATTR_AUTOPROBE
+                                                                          : ATTR_NONE;
+                if (a != ATTR_NONE)
+                        *ret_dir = strndup(path, (size_t) (base - path));
+                return a;
         }
         return ATTR_NONE;
 }
@@ -666,7 +750,7 @@ static void maybe_wait(int fd, const char *buf, size_t count) {
                 free(dir);
                 return;
         }
-        if (attr == ATTR_OVERRIDE)
+        if (per_device(attr))
                 subject = dir ? strdup(strrchr(dir, '/') + 1) : NULL;
         else
                 subject = strndup(buf, count);

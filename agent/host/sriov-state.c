@@ -1,0 +1,114 @@
+/* The persistent VF counts: see sriov-state.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/parse-util.h"
+#include "sriov-state.h"
+
+static int parse_line(char *line, unsigned n, void *userdata) {
+        SriovTable *t = userdata;
+        char addr[PCI_ADDR_STRLEN + 1], autoprobe[4];
+        unsigned numvfs, vendor, device;
+        SriovRecord rec = {};
+        PciAddr a;
+        int k;
+
+        line += strspn(line, " \t");
+        if (!*line || *line == '#' || *line == '\n')
+                return 0;
+        if (sscanf(line, "%16s %u %3s %4x:%4x%n", addr, &numvfs, autoprobe, &vendor, &device, &k) != 5 ||
+            pci_addr_parse(addr, &a) < 0 || numvfs > 65535 ||
+            (!streq(autoprobe, "0") && !streq(autoprobe, "1") && !streq(autoprobe, "-")))
+                return -EBADMSG;
+        line += k;
+        if (line[strspn(line, " \t\r\n")] != 0)
+                return -EBADMSG;
+        pci_addr_format(&a, rec.address);
+        rec.numvfs = numvfs;
+        rec.drivers_autoprobe = streq(autoprobe, "-") ? -1 : autoprobe[0] - '0';
+        rec.vendor_id = (uint16_t) vendor;
+        rec.device_id = (uint16_t) device;
+        return sriov_table_put(t, &rec);
+}
+
+int sriov_table_load(const char *state_dir, SriovTable *ret) {
+        _cleanup_free_ char *path = NULL;
+        SriovTable t = {};
+        int r;
+
+        if (asprintf(&path, "%s/%s", state_dir, SRIOV_FILE) < 0)
+                return -ENOMEM;
+        r = read_lines(path, parse_line, &t);
+        if (r < 0 && r != -ENOENT) {
+                sriov_table_done(&t);
+                return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+int sriov_table_save(const char *state_dir, const SriovTable *t) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        if (asprintf(&path, "%s/%s", state_dir, SRIOV_FILE) < 0)
+                return -ENOMEM;
+        f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs("# hostdevd: VF counts re-applied at start (ADDRESS NUMVFS AUTOPROBE VENDOR:DEVICE)\n", f);
+        for (size_t i = 0; i < t->n; i++) {
+                const SriovRecord *x = &t->items[i];
+                char ap[2] = { x->drivers_autoprobe < 0 ? '-' : (char) ('0' + x->drivers_autoprobe), 0 };
+
+                fprintf(f, "%s %u %s %04x:%04x\n", x->address, x->numvfs, ap, x->vendor_id, x->device_id);
+        }
+        if (ferror(f) | fclose(f))
+                return -ENOMEM;
+        r = mkdir_parents(path);
+        if (r < 0)
+                return r;
+        return write_file_atomic(path, text, size, 0600);
+}
+
+void sriov_table_done(SriovTable *t) {
+        free(t->items);
+        *t = (SriovTable) {};
+}
+
+SriovRecord *sriov_table_find(const SriovTable *t, const char *address) {
+        for (size_t i = 0; i < t->n; i++)
+                if (streq(t->items[i].address, address))
+                        return &t->items[i];
+        return NULL;
+}
+
+int sriov_table_put(SriovTable *t, const SriovRecord *r) {
+        SriovRecord *x = sriov_table_find(t, r->address), *n;
+
+        if (x) {
+                *x = *r;
+                return 0;
+        }
+        n = realloc(t->items, (t->n + 1) * sizeof(SriovRecord));
+        if (!n)
+                return -ENOMEM;
+        t->items = n;
+        t->items[t->n++] = *r;
+        return 0;
+}
+
+int sriov_table_remove(SriovTable *t, const char *address) {
+        SriovRecord *x = sriov_table_find(t, address);
+
+        if (!x)
+                return 0;
+        memmove(x, x + 1, (size_t) (t->items + t->n - (x + 1)) * sizeof(SriovRecord));
+        t->n--;
+        return 1;
+}
