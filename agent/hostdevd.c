@@ -25,6 +25,7 @@
 #include "host/host-state.h"
 #include "host/host-watch.h"
 #include "host/hostinfo.h"
+#include "host/sriov.h"
 #include "host/vfio-bind.h"
 #include "kernel-cmdline/bootloader.h"
 #include "state/event-log.h"
@@ -293,6 +294,33 @@ static int open_store(const AgentConfig *cfg, const HostState *state, EventLog *
         return 0;
 }
 
+/* Recorded VF counts, before the vfio-pci bindings (which may name VFs):
+ * each is set again, or reported (drift, refusal, failure). */
+static void reapply_sriov(HostState *state, const char *state_dir) {
+        _cleanup_free_ char *error = NULL;
+        SriovReapplyResult *res = NULL;
+        size_t n = 0;
+        bool changed = false;
+        int r;
+
+        r = sriov_reapply(state->root, state->inventory, state_dir, &res, &n);
+        if (r < 0) {
+                log_error_errno(r, "Cannot re-apply the VF counts recorded in %s: %m", state_dir);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const SriovReapplyResult *x = &res[i];
+                bool bad = !streq(x->outcome, "applied") && !streq(x->outcome, "already");
+
+                changed = changed || streq(x->outcome, "applied") || streq(x->outcome, "failed");
+                log_full_errno(bad ? LOG_WARNING : LOG_INFO, 0, "VF count of %s (%u): %s%s%s", x->address, x->numvfs,
+                               x->outcome, x->detail ? ": " : "", strempty(x->detail));
+        }
+        sriov_reapply_results_free(res, n);
+        if (changed && (r = host_state_rescan(state, &error)) < 0)
+                log_warning_errno(r, "Rescan after re-applying VF counts failed: %s", error ?: strerror(-r));
+}
+
 /* Persistent vfio-pci bindings, before the server answers anyone: each is
  * re-applied, or reported (drift, refusal, failure); the agent starts anyway. */
 static void reapply_bindings(HostState *state, const char *state_dir) {
@@ -419,6 +447,7 @@ static int run(AgentConfig *cfg, const Options *o) {
         if (r < 0)
                 return r;
         cleanup_bootloader(state);
+        reapply_sriov(state, cfg->state_dir);
         reapply_bindings(state, cfg->state_dir);
         r = agent_load_auth(cfg, use_tls, &auth);
         if (r < 0)

@@ -139,6 +139,12 @@ static int read_autoprobe(int fd) {
         return read_one_line_at(fd, "sriov_drivers_autoprobe", &s) < 0 || safe_atoi(s, &v) < 0 ? -1 : v;
 }
 
+int sriov_read_autoprobe(const HostRoot *root, const char *pf) {
+        _cleanup_close_ int fd = open_device(root, pf);
+
+        return fd < 0 ? -1 : read_autoprobe(fd);
+}
+
 /* The writes; FAILED with what was put back when one fails. */
 static int change_count(int fd, const SriovRequest *req, SriovReport *rep) {
         bool autoprobe = req->drivers_autoprobe >= 0 && read_autoprobe(fd) != req->drivers_autoprobe;

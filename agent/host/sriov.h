@@ -56,6 +56,10 @@ int sriov_check(const HostRoot *root, const Inventory *inv, const char *pf, cons
 int sriov_set(const HostRoot *root, const Inventory *inv, const char *state_dir, const char *pf,
               const SriovRequest *req, SriovReport *ret);
 
+/* sriov_drivers_autoprobe of a PF as the kernel has it now: 1, 0, or -1
+ * when it cannot be read. */
+int sriov_read_autoprobe(const HostRoot *root, const char *pf);
+
 typedef struct SriovReapplyResult {
         char address[PCI_ADDR_STRLEN];
         unsigned numvfs;

@@ -62,6 +62,10 @@ static const struct {
                                           "The boot id cannot be read" },
         [PROBLEM_OPERATION_IN_PROGRESS] = { "operation-in-progress", MHD_HTTP_CONFLICT,
                                             "Another change of the host is under way" },
+        [PROBLEM_NOT_SRIOV] = { "not-sr-iov", MHD_HTTP_CONFLICT, "The device has no SR-IOV capability" },
+        [PROBLEM_SRIOV_REFUSED] = { "sriov-refused", MHD_HTTP_CONFLICT, "The VF count change is refused" },
+        [PROBLEM_SRIOV_FAILED] = { "sriov-failed", MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                   "The VF count change failed" },
 };
 
 unsigned problem_status(ProblemCode code) {

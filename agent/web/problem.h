@@ -37,6 +37,9 @@ typedef enum ProblemCode {
         PROBLEM_STREAMS_EXHAUSTED,  /* the agent serves events_max_streams streams */
         PROBLEM_BOOT_ID_UNAVAILABLE, /* a reboot could not be proven: the boot id cannot be read */
         PROBLEM_OPERATION_IN_PROGRESS, /* another change operation is not done yet */
+        PROBLEM_NOT_SRIOV,          /* the device has no SR-IOV capability */
+        PROBLEM_SRIOV_REFUSED,      /* the VF count may not change now: nothing written */
+        PROBLEM_SRIOV_FAILED,       /* a write of the VF count failed; the old count put back */
         _PROBLEM_MAX,
 } ProblemCode;
 

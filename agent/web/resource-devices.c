@@ -177,24 +177,36 @@ enum MHD_Result get_devices(Request *r) {
         return reply_cached(r, key, write_list, &f);
 }
 
-enum MHD_Result get_device(Request *r) {
+const PciDevice *request_device(Request *r, enum MHD_Result *ret_mhd) {
         const char *addr = request_param(r, "address");
-        const PciDevice *d;
-        DeviceFilter f;
-        const char *bad = parse_filter(r, &f);
-        PciAddr a;
         char canonical[PCI_ADDR_STRLEN];
+        const PciDevice *d;
+        PciAddr a;
 
-        if (bad)
-                return bad_filter(r, bad);
-        if (pci_addr_parse(addr, &a) < 0)
-                return problem_reply(r, PROBLEM_INVALID_PARAMETER, (ProblemField) { .parameter = "address" },
-                                     "'%s' is not a PCI address of the form dddd:bb:ss.f (hex, function 0-7)", addr);
+        if (pci_addr_parse(addr, &a) < 0) {
+                *ret_mhd = problem_reply(r, PROBLEM_INVALID_PARAMETER, (ProblemField) { .parameter = "address" },
+                                         "'%s' is not a PCI address of the form dddd:bb:ss.f (hex, function 0-7)",
+                                         addr);
+                return NULL;
+        }
         pci_addr_format(&a, canonical);
         d = inventory_find(r->state->inventory, canonical);
         if (!d)
-                return problem_reply(r, PROBLEM_NO_SUCH_DEVICE, (ProblemField) { .parameter = "address" },
-                                     "this host has no PCI device %s", canonical);
+                *ret_mhd = problem_reply(r, PROBLEM_NO_SUCH_DEVICE, (ProblemField) { .parameter = "address" },
+                                         "this host has no PCI device %s", canonical);
+        return d;
+}
+
+enum MHD_Result get_device(Request *r) {
+        const PciDevice *d;
+        DeviceFilter f;
+        const char *bad = parse_filter(r, &f);
+        enum MHD_Result ret;
+
+        if (bad)
+                return bad_filter(r, bad);
+        if (!(d = request_device(r, &ret)))
+                return ret;
         return reply_written(r, write_one_device, &(OneDevice) { d, f.fields });
 }
 

@@ -24,27 +24,6 @@
 #include "views-passthrough.h"
 #include "views.h"
 
-/* The device named by the path; on failure queues the 400 or 404. */
-static const PciDevice *path_device(Request *r, enum MHD_Result *ret_mhd) {
-        const char *addr = request_param(r, "address");
-        char canonical[PCI_ADDR_STRLEN];
-        const PciDevice *d;
-        PciAddr a;
-
-        if (pci_addr_parse(addr, &a) < 0) {
-                *ret_mhd = problem_reply(r, PROBLEM_INVALID_PARAMETER, (ProblemField) { .parameter = "address" },
-                                         "'%s' is not a PCI address of the form dddd:bb:ss.f (hex, function 0-7)",
-                                         addr);
-                return NULL;
-        }
-        pci_addr_format(&a, canonical);
-        d = inventory_find(r->state->inventory, canonical);
-        if (!d)
-                *ret_mhd = problem_reply(r, PROBLEM_NO_SUCH_DEVICE, (ProblemField) { .parameter = "address" },
-                                         "this host has no PCI device %s", canonical);
-        return d;
-}
-
 static enum MHD_Result reply_state(Request *r, const PciDevice *d) {
         _cleanup_(binding_table_done) BindingTable t = {};
         const Binding *b;
@@ -64,7 +43,7 @@ static enum MHD_Result reply_state(Request *r, const PciDevice *d) {
 
 enum MHD_Result get_device_driver(Request *r) {
         enum MHD_Result ret;
-        const PciDevice *d = path_device(r, &ret);
+        const PciDevice *d = request_device(r, &ret);
 
         return d ? reply_state(r, d) : ret;
 }
@@ -317,7 +296,7 @@ enum MHD_Result put_device_driver(Request *r) {
         enum MHD_Result ret;
         json_object *v;
 
-        if (!(d = path_device(r, &ret)) || !request_json_body(r, fields, &body, &ret))
+        if (!(d = request_device(r, &ret)) || !request_json_body(r, fields, &body, &ret))
                 return ret;
         if (!json_object_object_get_ex(body, "driver", &v) || !json_object_is_type(v, json_type_string) ||
             !streq(json_object_get_string(v), "vfio-pci"))
@@ -337,7 +316,7 @@ enum MHD_Result delete_device_driver(Request *r) {
         const PciDevice *d;
         enum MHD_Result ret;
 
-        if (!(d = path_device(r, &ret)))
+        if (!(d = request_device(r, &ret)))
                 return ret;
         if (r->body_size > 0 && !request_json_body(r, NULL, &body, &ret)) /* none, or {} */
                 return ret;

@@ -30,6 +30,12 @@ enum MHD_Result patch_kernel_cmdline(Request *r);
 enum MHD_Result get_kernel_cmdline_presets(Request *r);
 enum MHD_Result get_events(Request *r);
 enum MHD_Result get_metrics(Request *r);
+enum MHD_Result get_device_sriov(Request *r);
+enum MHD_Result put_device_sriov(Request *r);
+
+/* The device the path's {address} names; on failure queues the 400
+ * (malformed) or 404 (not on this host) and returns NULL. */
+const PciDevice *request_device(Request *r, enum MHD_Result *ret_mhd);
 
 /* An IOMMU group number as a client writes it: decimal digits, no sign, no
  * leading zero but "0" itself. -EINVAL otherwise. */

@@ -22,6 +22,8 @@ const Route routes[] = {
         { "GET", "/v1/devices/{address}/driver", get_device_driver, NULL, READER },
         { "PUT", "/v1/devices/{address}/driver", put_device_driver, NULL, OPERATOR },
         { "DELETE", "/v1/devices/{address}/driver", delete_device_driver, NULL, OPERATOR },
+        { "GET", "/v1/devices/{address}/sriov", get_device_sriov, NULL, READER },
+        { "PUT", "/v1/devices/{address}/sriov", put_device_sriov, NULL, OPERATOR },
         { "GET", "/v1/iommu-groups", get_iommu_groups, NULL, READER },
         { "GET", "/v1/iommu-groups/{id}", get_iommu_group, NULL, READER },
         { "GET", "/v1/inventory", get_inventory, NULL, READER },
