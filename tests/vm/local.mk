@@ -21,7 +21,8 @@ VM_TIER_FILES = \
 	tests/vm/guest/fake-hostdevd \
 	tests/vm/vmrecord.py \
 	tests/vm/test_vm_inventory.py \
-	tests/vm/test_vm_api_reboot.py
+	tests/vm/test_vm_api_reboot.py \
+	tests/vm/test_vm_ansible.py
 EXTRA_DIST += $(VM_TIER_FILES)
 
 # setup.sh exits 77 when the tier cannot run (no kernel to be had, missing

@@ -512,3 +512,58 @@ def test_live_watch_listens_to_the_kernel(live, boot):
     assert watch["events"] > 0 and watch["snapshots"] >= 4, watch
     if boot.machine in MACHINES_WITH_IOMMU:
         assert watch["vfio_inotify"] is True and watch["vfio_node_events"] >= 2, watch
+
+
+# ---- SR-IOV through the API (guest/inventory.sh, phase e) ----
+
+def sriov_phase(boot):
+    d = boot.results / "sriov"
+    status = (d / "status.txt").read_text() if (d / "status.txt").exists() else ""
+    if "skipped=" in status or not status:
+        pytest.fail(f"{boot.machine}: the SR-IOV phase did not run: {status or 'no results'}")
+    return d, status
+
+
+def read_json(path):
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("n", [2, 0, 4])
+def test_sriov_count_set_through_the_api(boot, n):
+    """PUT numvfs 2, 0, 4 (an operation each): the kernel's count and virtfn
+    links are what was asked, the new VFs are devices of the host, and
+    hostdevd's answer lists exactly the kernel's VFs."""
+    d, status = sriov_phase(boot)
+    assert f"PUT /v1/devices/{SRIOV_PF}/sriov=202" in status, status
+    op = read_json(d / f"set-{n}-operation.json")
+    assert op["kind"] == "sriov" and op["state"] == "succeeded", op
+    assert int((d / f"set-{n}-numvfs.txt").read_text()) == n
+    virtfns = (d / f"set-{n}-virtfns.txt").read_text().split()
+    assert len(virtfns) == n, virtfns
+    devices = set((d / f"set-{n}-devices.txt").read_text().split())
+    assert set(virtfns) <= devices
+    result = op["result"]
+    assert result["numvfs"] == n and sorted(result["vfs"]) == virtfns, result
+    # from 4 VFs (phase d left 3) to 2, then 0 through one write, then 4 from 0
+    before = {2: 3, 0: 2, 4: 0}[n]
+    assert result["numvfs_before"] == before
+    # the guest's init turned autoprobe off already: nothing to write for it
+    want = (["sriov_numvfs=0"] if before and n else []) + [f"sriov_numvfs={n}"]
+    assert result["writes"] == want, result["writes"]
+    state = read_json(d / f"set-{n}-state.json")
+    assert state["numvfs"] == n and state["drivers_autoprobe"] is False and sorted(state["vfs"]) == virtfns
+
+
+def test_sriov_refused_while_a_vf_is_held(boot):
+    """A VF on vfio-pci whose group a process holds open: setting 0 is 409
+    devices-in-use naming the VF and the process, and the 4 VFs stay."""
+    if boot.machine not in MACHINES_WITH_IOMMU:
+        pytest.skip(f"{boot.machine}: no IOMMU, no VFIO group to hold")
+    d, status = sriov_phase(boot)
+    vf, group, holder = (d / "held-kernel.txt").read_text().split()
+    body = json.loads((d / "held.json").read_text())
+    assert body["status"] == 409 and body["code"] == "devices-in-use", body
+    reasons = [(r["code"], r["device"]) for r in body["reasons"]]
+    assert ("group-in-use", vf) in reasons, reasons
+    assert any(holder in r["message"] for r in body["reasons"]), body["reasons"]
+    assert int((d / "held-numvfs.txt").read_text()) == 4, "nothing written"

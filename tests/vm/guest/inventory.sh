@@ -321,6 +321,43 @@ else
 	echo "skipped=hostdevd is not running or no SR-IOV PF" >>status.txt
 fi
 
+# ---- (e) SR-IOV through the API --------------------------------------------
+# PUT /v1/devices/PF/sriov sets 2, then 0, then 4 VFs (autoprobe off: the VFs
+# come without a driver); after each operation the kernel's count, virtfn
+# links and device list are recorded (set-N-*.txt) beside hostdevd's answer.
+# Then the first VF goes to vfio-pci and a process opens its group, as QEMU
+# does: setting 0 must be refused and leave the 4 VFs (held-*.txt).
+mkdir -p "$RESULTS/sriov"
+cd "$RESULTS/sriov" || exit 1
+: >status.txt
+pfdev=/sys/bus/pci/devices/$PF
+if kill -0 $pid 2>/dev/null && [ -w $pfdev/sriov_numvfs ]; then
+	for n in 2 0 4; do
+		api set-$n PUT /v1/devices/$PF/sriov "{\"numvfs\": $n, \"drivers_autoprobe\": false}"
+		cat $pfdev/sriov_numvfs >set-$n-numvfs.txt
+		for l in $pfdev/virtfn*; do [ -e "$l" ] && link_name "$l"; done | sort >set-$n-virtfns.txt
+		ls -d /sys/bus/pci/devices/* | sed 's,.*/,,' >set-$n-devices.txt
+		api set-$n-state GET /v1/devices/$PF/sriov
+	done
+	vf=$(head -n 1 set-4-virtfns.txt)
+	if [ -n "$vf" ] && [ -e /sys/bus/pci/devices/$vf/iommu_group ]; then
+		bind_vfio $vf 2>>status.txt
+		vgroup=$(link_name /sys/bus/pci/devices/$vf/iommu_group)
+		if [ -e /dev/vfio/$vgroup ]; then
+			sh -c "exec 3</dev/vfio/$vgroup; exec sleep 120" &
+			holder=$!
+			sleep 0.5
+			echo "$vf $vgroup $holder" >held-kernel.txt
+			api held PUT /v1/devices/$PF/sriov '{"numvfs": 0}'
+			cat $pfdev/sriov_numvfs >held-numvfs.txt
+			kill $holder
+			wait $holder 2>/dev/null
+		fi
+	fi
+else
+	echo "skipped=hostdevd is not running or no SR-IOV PF" >>status.txt
+fi
+
 cd "$RESULTS/daemon" || exit 1
 if kill -0 $pid 2>/dev/null; then
 	status "alive_at_end=yes"
