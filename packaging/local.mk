@@ -1,9 +1,13 @@
-# systemd unit, example configuration, dependency installer.
+# systemd unit, example configuration, dependency installer, and the
+# packages: Debian (debian/, copied to the top of the unpacked tarball) and
+# RPM (rpm/hostdevd.spec), with their test.
 systemdsystemunit_DATA = packaging/hostdevd.service
 CLEANFILES += packaging/hostdevd.service
 EXTRA_DIST += packaging/hostdevd.service.in packaging/install-deps.sh
 hostdevdconfdir = $(sysconfdir)/hostdevd
 dist_hostdevdconf_DATA = packaging/hostdevd.conf
+EXTRA_DIST += packaging/debian packaging/rpm packaging/unit-tests.mk \
+	tests/packaging/test_packages.py
 
 packaging/hostdevd.service: packaging/hostdevd.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) packaging && sed -e 's|@sbindir[@]|$(sbindir)|g' $< > $@
