@@ -54,12 +54,15 @@ static bool quotes_ok(const char *arg) {
 
 static int refuse(char c, const char *what, char **ret_reason) {
         char *s = NULL;
+        int k;
 
         if ((unsigned char) c < 0x20 || c == 0x7f)
-                (void) asprintf(&s, "the control character 0x%02x cannot be stored in %s",
-                                (unsigned) (unsigned char) c, what);
+                k = asprintf(&s, "the control character 0x%02x cannot be stored in %s", (unsigned) (unsigned char) c,
+                             what);
         else
-                (void) asprintf(&s, "the character '%c' cannot be stored literally by the %s backend", c, what);
+                k = asprintf(&s, "the character '%c' cannot be stored literally by the %s backend", c, what);
+        if (k < 0)
+                s = NULL;
         if (ret_reason)
                 *ret_reason = s;
         else

@@ -5,7 +5,9 @@
 # runs `make check` (unit tests and the integration suite against fixture
 # trees and real kernel snapshots) in both, the real-kernel tier (Debian's
 # kernel under QEMU, `make check-vm`) once, the benchmarks briefly, and
-# `make distcheck` once.
+# `make distcheck` once; then the Debian package is built, linted, installed
+# and purged and the RPM spec built (tests/packaging), and the Ansible
+# collection is checked and driven against real agents (tests/ansible).
 # Ends with the line "N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -102,6 +104,13 @@ for b in bench bench-events; do
                 tail -n 30 "$top/build-plain/$b.out"
         fi
 done
+
+echo "=== packages: .deb built, linted, installed, run, purged; RPM spec built"
+HOSTDEVD_SRCDIR="$top" HOSTDEVD_BUILDDIR="$top/build-plain" PYTHONDONTWRITEBYTECODE=1 \
+        /usr/bin/python3 -m pytest -q -p no:cacheprovider -rs "$top/tests/packaging" \
+        --junitxml="$top/build-plain/packaging-junit.xml" >"$top/build-plain/packaging.out" 2>&1
+tail -n 15 "$top/build-plain/packaging.out"
+count_junit "$top/build-plain/packaging-junit.xml"
 
 echo "=== distcheck"
 if make -C "$top/build-plain" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$top/build-plain/distcheck.out" 2>&1; then

@@ -278,7 +278,12 @@ static int check_vfio(Eval *e) {
         if (module == -ENOENT && builtin == -ENOENT) {
                 r = add_check(e, "vfio-pci", CHECK_WARN, "vfio-pci is not loaded and no module list was found for kernel %s",
                               strempty(e->host->kernel_release));
-                return r < 0 ? r : set_hint(e, "Check that the kernel's modules are installed (lib/modules).");
+                /* hostdevd's unit hides the module tree (ProtectKernelModules=) and
+                 * loads vfio-pci before the agent starts: then this is what is seen */
+                return r < 0 ? r : set_hint(e, "Run 'modprobe vfio-pci', then restart hostdevd (its systemd unit "
+                                               "loads vfio-pci before the agent starts and hides the module tree "
+                                               "from it). If modprobe fails, install the kernel's modules or a "
+                                               "kernel with CONFIG_VFIO_PCI.");
         }
         r = add_check(e, "vfio-pci", CHECK_FAIL, "vfio-pci is neither loaded, built in, nor available as a module "
                       "for kernel %s", strempty(e->host->kernel_release));

@@ -44,14 +44,19 @@ static json_object *view_sriov(const HostRoot *root, const PciDevice *d, const S
         json_add(o, "drivers_autoprobe", bool_or_null(sriov_read_autoprobe(root, d->name)));
         json_add(o, "vfs", vfs);
         if (rec) {
+                int k = 0;
+
                 p = json_object_new_object();
                 json_add_int(p, "numvfs", rec->numvfs);
                 json_add(p, "drivers_autoprobe", bool_or_null(rec->drivers_autoprobe));
+
                 if (rec->vendor_id != d->vendor_id || rec->device_id != d->device_id)
-                        (void) asprintf(&drift, "recorded for %04x:%04x, the device is %04x:%04x: not applied at start",
-                                        rec->vendor_id, rec->device_id, d->vendor_id, d->device_id);
+                        k = asprintf(&drift, "recorded for %04x:%04x, the device is %04x:%04x: not applied at start",
+                                     rec->vendor_id, rec->device_id, d->vendor_id, d->device_id);
                 else if (rec->numvfs != (unsigned) d->enabled_vfs)
-                        (void) asprintf(&drift, "%u VFs are recorded, %d are enabled", rec->numvfs, d->enabled_vfs);
+                        k = asprintf(&drift, "%u VFs are recorded, %d are enabled", rec->numvfs, d->enabled_vfs);
+                if (k < 0)
+                        drift = NULL;
         }
         json_add(o, "persistent", p);
         json_add(o, "drift", json_string_or_null(drift));
