@@ -112,6 +112,13 @@ HOSTDEVD_SRCDIR="$top" HOSTDEVD_BUILDDIR="$top/build-plain" PYTHONDONTWRITEBYTEC
 tail -n 15 "$top/build-plain/packaging.out"
 count_junit "$top/build-plain/packaging-junit.xml"
 
+echo "=== Ansible collection: ansible-test sanity and units, playbooks against real agents"
+HOSTDEVD="$top/build-plain/hostdevd" HOSTDEVD_SRCDIR="$top" HOSTDEVD_BUILDDIR="$top/build-plain" \
+        PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider -rs "$top/tests/ansible" \
+        --junitxml="$top/build-plain/ansible-junit.xml" >"$top/build-plain/ansible.out" 2>&1
+tail -n 15 "$top/build-plain/ansible.out"
+count_junit "$top/build-plain/ansible-junit.xml"
+
 echo "=== distcheck"
 if make -C "$top/build-plain" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$top/build-plain/distcheck.out" 2>&1; then
         passed=$((passed + 1))
