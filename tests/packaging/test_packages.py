@@ -3,7 +3,8 @@ built from the `make dist` tarball, checked by lintian, installed, looked
 over (files, conffile, tokens file, state directory, enabled unit, manual
 pages), its unit verified and scored by systemd-analyze, its daemon started
 from the installed files and asked over HTTP, and it is purged, leaving
-nothing behind. The RPM spec is parsed and built (with Debian's rpm and
+nothing behind; and in a Debian 12 container booted by systemd-nspawn the
+unit itself is started, asked and reloaded by a real systemd. The RPM spec is parsed and built (with Debian's rpm and
 libraries: the nearest check this machine allows) and its file list read.
 
 Run as root on Debian 12:
@@ -362,3 +363,81 @@ def test_rpm_build(tarball, rpm_macros, work):
     assert entries["/var/lib/hostdevd"][-1] == "drwx------"
     scripts = run(["rpm", "-qp", "--scripts", str(rpms[0])]).stdout
     assert "umask 077" in scripts and "--new-token=ROLE:NAME" in scripts, scripts
+
+
+# ---- the unit under a real systemd ----------------------------------------
+# This machine's PID 1 is not systemd, so the package's unit is started by
+# the systemd of a Debian 12 container: debootstrap a minimal bookworm with
+# systemd, install the .deb there, boot it with systemd-nspawn and let a
+# oneshot unit start hostdevd.service, ask it over HTTP, add a token and
+# `systemctl reload`, then power off. What a container cannot show (sysfs
+# is read-only there, and device or IP filters may be inert in it) stays
+# unproven by this test.
+
+CHECK_SCRIPT = r"""#!/bin/sh
+exec >/root/check.log 2>&1
+systemctl start hostdevd.service
+sleep 2
+echo "active=$(systemctl is-active hostdevd.service)"
+echo "result=$(systemctl show -p Result --value hostdevd.service)"
+T=$(cat /root/token)
+echo "host=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $T" http://127.0.0.1:8427/v1/host)"
+echo "anonymous=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8427/v1/host)"
+T2=$(hostdevd --new-token=reader:later)
+echo "before_reload=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $T2" http://127.0.0.1:8427/v1/host)"
+systemctl reload hostdevd.service && echo reload=ok
+sleep 1
+echo "after_reload=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $T2" http://127.0.0.1:8427/v1/host)"
+curl -s -H "Authorization: Bearer $T" http://127.0.0.1:8427/v1/metrics | grep '^hostdevd_config_reloads_total'
+echo "still_active=$(systemctl is-active hostdevd.service)"
+journalctl -b -u hostdevd.service --no-pager -o cat | sed 's/^/journal: /'
+systemctl poweroff
+"""
+
+CHECK_UNIT = """[Unit]
+Description=Checks hostdevd.service from inside
+After=multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/root/check.sh
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+@pytest.fixture(scope="module")
+def container(tools, deb, work):
+    for p in ("debootstrap", "systemd-container"):
+        if not dpkg_status(p).startswith("ii"):
+            apt_get("install", "-y", "-qq", "--no-install-recommends", p)
+    root = work / "bookworm"
+    p = run(["debootstrap", "--variant=minbase", "--include=systemd,systemd-sysv,dbus,curl,kmod,pci.ids,procps",
+             "bookworm", str(root), "http://deb.debian.org/debian"], check=False)
+    if p.returncode != 0:
+        pytest.fail(f"debootstrap failed (the Debian mirror must be reachable):\n{p.stdout[-3000:]}")
+    shutil.copy(deb[0], root / "root")
+    run(["chroot", str(root), "apt-get", "install", "-y", "-qq", f"/root/{deb[0].name}"])
+    token = subprocess.run(["chroot", str(root), "hostdevd", "--new-token=admin:container"], check=True,
+                           stdout=subprocess.PIPE, text=True).stdout.strip()  # the log line goes to stderr
+    (root / "root/token").write_text(token + "\n")
+    (root / "root/check.sh").write_text(CHECK_SCRIPT)
+    (root / "root/check.sh").chmod(0o755)
+    (root / "etc/systemd/system/hostdevd-check.service").write_text(CHECK_UNIT)
+    os.symlink("/etc/systemd/system/hostdevd-check.service",
+               root / "etc/systemd/system/multi-user.target.wants/hostdevd-check.service")
+    boot = run(["timeout", "300", "systemd-nspawn", "-q", "-D", str(root), "-b", "--private-network",
+                "--register=no", "--keep-unit", "--console=pipe"], check=False, stdin=subprocess.DEVNULL)
+    log = root / "root/check.log"
+    assert log.exists(), f"the container's check did not run (nspawn exited {boot.returncode}):\n{boot.stdout[-3000:]}"
+    return dict(line.split("=", 1) for line in log.read_text().splitlines() if "=" in line and " " not in
+                line.split("=", 1)[0]), log.read_text()
+
+
+def test_unit_runs_under_systemd(container):
+    values, text = container
+    assert values.get("active") == "active" and values.get("result") == "success", text
+    assert values.get("host") == "200" and values.get("anonymous") == "401", text
+    assert values.get("before_reload") == "401" and values.get("after_reload") == "200", text
+    assert values.get("reload") == "ok" and values.get("still_active") == "active", text
+    assert 'hostdevd_config_reloads_total{result="applied"} 1' in text, text
+    assert "Reload: token 'later' (reader) added." in text, text
