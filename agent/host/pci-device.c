@@ -254,10 +254,21 @@ void reason_list_done(ReasonList *l) {
 }
 
 bool reason_list_has_blocker(const ReasonList *l) {
+        return reason_list_first_blocker(l) != NULL;
+}
+
+bool reason_list_has_code(const ReasonList *l, const char *code) {
         for (size_t i = 0; i < l->n; i++)
-                if (l->items[i].severity == REASON_BLOCKER)
+                if (streq(l->items[i].code, code))
                         return true;
         return false;
+}
+
+const char *reason_list_first_blocker(const ReasonList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                if (l->items[i].severity == REASON_BLOCKER)
+                        return l->items[i].message;
+        return NULL;
 }
 
 const char *host_usage_kind_to_string(HostUsageKind k) {

@@ -106,6 +106,9 @@ int reason_list_add(ReasonList *l, const char *code, ReasonSeverity severity,
                     const char *device, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void reason_list_done(ReasonList *l);
 bool reason_list_has_blocker(const ReasonList *l);
+bool reason_list_has_code(const ReasonList *l, const char *code);
+/* The message of the first blocker; NULL when there is none. */
+const char *reason_list_first_blocker(const ReasonList *l);
 
 const char *host_usage_kind_to_string(HostUsageKind k);
 int pci_device_add_usage(PciDevice *d, HostUsageKind kind, const char *detail);

@@ -268,7 +268,7 @@ static int reapply_one(const HostRoot *root, const Inventory *inv, const char *s
                 return asprintf(&res->detail, "%d VFs before, %d now", rep.before, rep.after);
         case SRIOV_REFUSED:
                 res->outcome = "refused";
-                return asprintf(&res->detail, "%s", rep.reasons.n ? rep.reasons.items[0].message : "refused");
+                return asprintf(&res->detail, "%s", reason_list_first_blocker(&rep.reasons) ?: "refused");
         default:
                 res->outcome = "failed";
                 return asprintf(&res->detail, "%s%s%s", strempty(rep.error), rep.rollback ? "; " : "",

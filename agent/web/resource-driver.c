@@ -48,22 +48,8 @@ enum MHD_Result get_device_driver(Request *r) {
         return d ? reply_state(r, d) : ret;
 }
 
-static bool has_code(const ReasonList *l, const char *code) {
-        for (size_t i = 0; i < l->n; i++)
-                if (streq(l->items[i].code, code))
-                        return true;
-        return false;
-}
-
-static char *first_blocker(const ReasonList *l) {
-        for (size_t i = 0; i < l->n; i++)
-                if (l->items[i].severity == REASON_BLOCKER)
-                        return l->items[i].message;
-        return (char *) "refused";
-}
-
 static ProblemCode refusal_code(const BindReport *rep) {
-        return has_code(&rep->reasons, "group-in-use") ? PROBLEM_DEVICES_IN_USE : PROBLEM_BINDING_REFUSED;
+        return reason_list_has_code(&rep->reasons, "group-in-use") ? PROBLEM_DEVICES_IN_USE : PROBLEM_BINDING_REFUSED;
 }
 
 static json_object *refusal_extra(const BindReport *rep) {
@@ -160,9 +146,9 @@ static json_object *failure_problem(const BindJob *j, char **ret_error) {
                                    j->op.instance, NULL, "%s: %s; nothing was changed", j->address, strerror(-j->r));
         }
         if (rep->outcome == BIND_REFUSED) {
-                *ret_error = strdup(first_blocker(&rep->reasons));
+                *ret_error = strdup(view_first_blocker(&rep->reasons));
                 return problem_new(refusal_code(rep), j->op.instance, refusal_extra(rep), "%s of %s refused: %s",
-                                   j->what, j->address, first_blocker(&rep->reasons));
+                                   j->what, j->address, view_first_blocker(&rep->reasons));
         }
         *ret_error = strdup(strempty(rep->error));
         extra = json_object_new_object();
@@ -179,7 +165,7 @@ static void log_outcome(const BindJob *j, const Operation *op) {
                                 op->requested_by, op->id);
         else if (rep->outcome == BIND_REFUSED)
                 log_notice("%s of IOMMU group %d (%s) for %s refused: %s.", j->what, rep->group, j->address,
-                           op->requested_by, first_blocker(&rep->reasons));
+                           op->requested_by, view_first_blocker(&rep->reasons));
         else if (rep->outcome == BIND_FAILED)
                 log_error("%s of IOMMU group %d (%s) for %s failed: %s; rollback: %s.", j->what, rep->group,
                           j->address, op->requested_by, strempty(rep->error), rep->rollback ?: "nothing to undo");
@@ -260,9 +246,9 @@ static bool refused(Request *r, const PciDevice *d, bool bind, const char *what,
                 return true;
         }
         log_notice("%s of IOMMU group %d (%s) for %s refused: %s.", what, rep.group, d->name, strempty(r->who),
-                   first_blocker(&rep.reasons));
+                   view_first_blocker(&rep.reasons));
         *ret_mhd = problem_reply_extra(r, refusal_code(&rep), (ProblemField) {}, refusal_extra(&rep),
-                                       "%s of %s refused: %s", what, d->name, first_blocker(&rep.reasons));
+                                       "%s of %s refused: %s", what, d->name, view_first_blocker(&rep.reasons));
         return true;
 }
 

@@ -98,22 +98,8 @@ enum MHD_Result get_device_sriov(Request *r) {
         return d ? reply_state(r, d) : ret;
 }
 
-static bool has_code(const ReasonList *l, const char *code) {
-        for (size_t i = 0; i < l->n; i++)
-                if (streq(l->items[i].code, code))
-                        return true;
-        return false;
-}
-
-static const char *first_blocker(const ReasonList *l) {
-        for (size_t i = 0; i < l->n; i++)
-                if (l->items[i].severity == REASON_BLOCKER)
-                        return l->items[i].message;
-        return "refused";
-}
-
 static ProblemCode refusal_code(const SriovReport *rep) {
-        return has_code(&rep->reasons, "group-in-use") ? PROBLEM_DEVICES_IN_USE : PROBLEM_SRIOV_REFUSED;
+        return reason_list_has_code(&rep->reasons, "group-in-use") ? PROBLEM_DEVICES_IN_USE : PROBLEM_SRIOV_REFUSED;
 }
 
 static json_object *refusal_extra(const SriovReport *rep) {
@@ -206,11 +192,11 @@ static void sriov_job_done(void *data) {
                                                   "%s: %s", j->address, strerror(-j->r)), now);
         } else if (j->rep.outcome == SRIOV_REFUSED) {
                 log_notice("VF count of %s for %s refused: %s.", j->address, op->requested_by,
-                           first_blocker(&j->rep.reasons));
-                (void) operation_fail(op, first_blocker(&j->rep.reasons),
+                           view_first_blocker(&j->rep.reasons));
+                (void) operation_fail(op, view_first_blocker(&j->rep.reasons),
                                       problem_new(refusal_code(&j->rep), j->op.instance, refusal_extra(&j->rep),
                                                   "changing the VF count of %s is refused: %s", j->address,
-                                                  first_blocker(&j->rep.reasons)), now);
+                                                  view_first_blocker(&j->rep.reasons)), now);
         } else if (j->rep.outcome == SRIOV_FAILED) {
                 log_error("VF count of %s for %s: %s; %s.", j->address, op->requested_by, strempty(j->rep.error),
                           j->rep.rollback ?: "nothing to put back");
@@ -309,10 +295,10 @@ enum MHD_Result put_device_sriov(Request *r) {
                                      d->name, strerror(-k));
         if (k > 0) {
                 log_notice("VF count of %s for %s refused: %s.", d->name, strempty(r->who),
-                           first_blocker(&rep.reasons));
+                           view_first_blocker(&rep.reasons));
                 return problem_reply_extra(r, refusal_code(&rep), (ProblemField) {}, refusal_extra(&rep),
                                            "changing the VF count of %s is refused: %s", d->name,
-                                           first_blocker(&rep.reasons));
+                                           view_first_blocker(&rep.reasons));
         }
         j = calloc(1, sizeof(SriovJob));
         if (!j || !(j->state_dir = strdup(r->ctx->store->dir))) {

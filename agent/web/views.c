@@ -4,6 +4,10 @@
 #include "json-util.h"
 #include "views.h"
 
+const char *view_first_blocker(const ReasonList *l) {
+        return reason_list_first_blocker(l) ?: "refused";
+}
+
 json_object *view_reasons(const ReasonList *l) {
         json_object *a = json_object_new_array();
 

@@ -13,6 +13,8 @@
 json_object *view_capabilities(const Capabilities *c);
 json_object *view_host(const HostInfo *h, const char *agent_version);
 json_object *view_reasons(const ReasonList *l);
+/* What a refusal says: its first blocker's message, "refused" when it has none. */
+const char *view_first_blocker(const ReasonList *l);
 /* GET /v1/maintenance, and the maintenance-changed event. */
 json_object *view_maintenance(const Maintenance *m);
 /* GET /v1/operations/{id}, and the operation-changed event. */

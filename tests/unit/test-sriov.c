@@ -12,6 +12,7 @@
 
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "basic/parse-util.h"
 #include "basic/strv.h"
 #include "fixture.h"
 #include "host/sriov-state.h"
@@ -50,11 +51,13 @@ static char *file_text(const Tree *t, const char *dir, const char *name) {
 
 static int numvfs(const Tree *t, const char *pf) {
         _cleanup_free_ char *dir = NULL, *s = NULL;
+        int n;
 
         if (asprintf(&dir, "sys/bus/pci/devices/%s", pf) < 0)
                 abort();
         s = file_text(t, dir, "sriov_numvfs");
-        return atoi(s);
+        s[strcspn(s, "\n")] = 0;
+        return safe_atoi(s, &n) < 0 ? -1 : n;
 }
 
 static char *mock_log(const Tree *t) {
