@@ -131,67 +131,16 @@ def bootloader_files(root):
     return out
 
 
-class Logind:
-    """python3-dbusmock's logind template on a private system bus (as
-    tests/integration/test_maintenance.py runs it): agents started with
-    env get their reboots through it."""
-
-    BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/><allow own="*"/><allow send_destination="*" eavesdrop="true"/><allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"""
-
-    def __init__(self, tmp):
-        conf = Path(tmp) / "bus.conf"
-        conf.write_text(self.BUS_CONF)
-        self.bus = subprocess.Popen(["dbus-daemon", f"--config-file={conf}", "--nofork", "--print-address=1"],
-                                    stdout=subprocess.PIPE, text=True)
-        self.address = self.bus.stdout.readline().strip()
-        assert self.address, "the private dbus-daemon did not start"
-        self.env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": self.address}
-        self.calls = Path(tmp) / "logind-calls.log"
-        self.mock = subprocess.Popen([PYTHON, "-m", "dbusmock", "--system", "--template", "logind",
-                                      "-l", str(self.calls)], env=self.env, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while not self._has_name():
-            assert time.monotonic() < deadline, "dbusmock's logind did not come up"
-            time.sleep(0.1)
-
-    def _dbus(self, code):
-        return subprocess.run([PYTHON, "-c", f"import dbus\nbus = dbus.bus.BusConnection({self.address!r})\n" + code],
-                              capture_output=True, text=True, env=self.env, check=True).stdout
-
-    def _has_name(self):
-        try:
-            return "True" in self._dbus("print(bus.name_has_owner('org.freedesktop.login1'))")
-        except subprocess.CalledProcessError:
-            return False
+class Logind(integration.Logind):
+    """python3-dbusmock's logind on a private system bus, the one
+    tests/integration runs: agents started with env get their reboots
+    through it."""
 
     def refuse_reboots(self):
         """RebootWithFlags (the agent's first choice) raises as polkit would."""
-        self._dbus("o = bus.get_object('org.freedesktop.login1', '/org/freedesktop/login1')\n"
-                   "o.AddMethod('org.freedesktop.login1.Manager', 'RebootWithFlags', 't', '', "
-                   "\"raise dbus.exceptions.DBusException('Interactive authentication required.', "
-                   "name='org.freedesktop.DBus.Error.InteractiveAuthorizationRequired')\", "
-                   "dbus_interface='org.freedesktop.DBus.Mock')")
-
-    def reboot_calls(self):
-        if not self.calls.exists():
-            return []
-        return [line.split(" ", 1)[1] for line in self.calls.read_text().splitlines()
-                if line.split(" ", 1)[-1].startswith(("Reboot ", "RebootWithFlags "))]
-
-    def stop(self):
-        for p in (self.mock, self.bus):
-            p.terminate()
-            p.wait(10)
+        self.add_method("RebootWithFlags", "t",
+                        "raise dbus.exceptions.DBusException('Interactive authentication required.', "
+                        "name='org.freedesktop.DBus.Error.InteractiveAuthorizationRequired')")
 
 
 class Host:

@@ -11,7 +11,6 @@ fixture tree.
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import time
@@ -19,10 +18,9 @@ import uuid
 
 import pytest
 
-from conftest import fault_env, hammer
+from conftest import DBUS_DAEMON, Logind, fault_env, hammer  # noqa: F401 (Logind, DBUS_DAEMON: test_kernel_cmdline imports them from here)
 import mksysfs
 
-DBUS_DAEMON = shutil.which("dbus-daemon")
 PYTHON = "/usr/bin/python3"
 
 
@@ -196,69 +194,6 @@ def writer_state(cycle, n):
 
 # ---- reboot ----
 
-class Logind:
-    """python3-dbusmock's logind on a private bus."""
-
-    def __init__(self, tmp_path):
-        self.conf = tmp_path / "bus.conf"
-        # The socket goes to /tmp: a path under a deep test directory (make
-        # distcheck's) would pass the 108 bytes a unix socket name may have.
-        self.conf.write_text(BUS_CONF)
-        self.bus = subprocess.Popen([DBUS_DAEMON, f"--config-file={self.conf}", "--nofork",
-                                     "--print-address=1"], stdout=subprocess.PIPE, text=True)
-        self.address = self.bus.stdout.readline().strip()
-        assert self.address, "the private dbus-daemon did not start"
-        self.calls = tmp_path / "logind-calls.log"
-        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": self.address}
-        self.mock = subprocess.Popen([PYTHON, "-m", "dbusmock", "--system", "--template", "logind",
-                                      "-l", str(self.calls)], env=env, stdout=subprocess.DEVNULL)
-        self.env = env
-        deadline = time.monotonic() + 20
-        while not self.has_name() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert self.has_name(), "dbusmock's logind did not come up"
-
-    def dbus(self, code):
-        return subprocess.run([PYTHON, "-c", "import dbus\nbus = dbus.bus.BusConnection(%r)\n" % self.address + code],
-                              capture_output=True, text=True, env=self.env, check=True).stdout
-
-    def has_name(self):
-        try:
-            return "True" in self.dbus("print(bus.name_has_owner('org.freedesktop.login1'))")
-        except subprocess.CalledProcessError:
-            return False
-
-    def add_method(self, name, in_sig, code=""):
-        self.dbus("o = bus.get_object('org.freedesktop.login1', '/org/freedesktop/login1')\n"
-                  f"o.AddMethod('org.freedesktop.login1.Manager', {name!r}, {in_sig!r}, '', {code!r}, "
-                  "dbus_interface='org.freedesktop.DBus.Mock')")
-
-    def reboot_calls(self):
-        if not self.calls.exists():
-            return []
-        calls = [line.split(" ", 1)[1] for line in self.calls.read_text().splitlines()]
-        return [c for c in calls if c.startswith(("Reboot ", "RebootWithFlags ")) and " raised: " not in c]
-
-    def stop(self):
-        for p in (self.mock, self.bus):
-            p.terminate()
-            p.wait(10)
-
-
-BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"""
 
 
 @pytest.fixture
