@@ -1,29 +1,65 @@
 /* Reloading the configuration and the tokens: see reload.h. */
 #include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include <systemd/sd-daemon.h>
 
+#include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/strv.h"
 #include "reload.h"
 #include "web/event-streams.h"
 
+/* The tokens file decides who may change the host: anyone else who could
+ * write it could grant themselves admin. It holds hashes, not secrets, so
+ * reading it is not refused. */
+#define TOKENS_FORBIDDEN_MODE (S_IWGRP | S_IWOTH)
+#define TOKENS_FILE_MAX (4 * 1024 * 1024)
+
+static int read_tokens(const char *path, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        unsigned mode = 0, uid = 0;
+
+        fd = open_secret_file(path, TOKENS_FORBIDDEN_MODE, &mode, &uid);
+        if (fd == -EPERM && (mode & TOKENS_FORBIDDEN_MODE))
+                return log_error_errno(fd, "%s is writable by its group or others (mode %04o): refused, anyone "
+                                       "who can write it can give themselves any role. Fix: chmod 0600 %s",
+                                       path, mode, path);
+        if (fd == -EPERM)
+                return log_error_errno(fd, "%s belongs to uid %u, not root: refused, its owner can give "
+                                       "themselves any role. Fix: chown root: %s", path, uid, path);
+        if (fd == -EBADFD)
+                return log_error_errno(fd, "%s is not a regular file.", path);
+        if (fd < 0)
+                return fd; /* the caller tells ENOENT from the rest */
+        return read_full_fd(fd, TOKENS_FILE_MAX, ret, ret_size);
+}
+
 int agent_load_auth(const AgentConfig *cfg, bool tls, Auth *ret) {
         _cleanup_(auth_done) Auth a = {};
+        _cleanup_free_ char *text = NULL;
         unsigned line = 0;
+        size_t size = 0;
         int r;
 
-        r = auth_load_tokens(&a, cfg->tokens, &line);
+        r = read_tokens(cfg->tokens, &text, &size);
         if (r == -ENOENT && tls)
                 log_info("No tokens file %s: client certificates alone authenticate.", cfg->tokens);
         else if (r == -ENOENT)
                 log_warning("No tokens file %s: every request will be refused (401). Create one with "
                             "hostdevd --new-token=ROLE:NAME.", cfg->tokens);
-        else if (r == -EINVAL)
-                return log_error_errno(r, "%s:%u: expected '<role> <sha256 hex> [<name>]'.", cfg->tokens, line);
+        else if (r == -EPERM || r == -EBADFD)
+                return r; /* logged */
         else if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %m", cfg->tokens);
+        else if (strlen(text) != size)
+                return log_error_errno(EINVAL, "%s holds a NUL byte: not a tokens file.", cfg->tokens);
+        else if ((r = auth_parse_tokens(&a, text, &line)) == -EINVAL)
+                return log_error_errno(r, "%s:%u: expected '<role> <sha256 hex> [<name>]'.", cfg->tokens, line);
+        else if (r < 0)
+                return log_oom();
         else
                 log_info("Loaded %zu tokens from %s.", a.n_tokens, cfg->tokens);
 

@@ -13,12 +13,16 @@
 
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
+        return read_full_fd(fd, max, ret, ret_size);
+}
+
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, allocated = 0;
 
         for (;;) {
                 ssize_t n;
@@ -69,6 +73,25 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         if (ret_size)
                 *ret_size = size;
         return 0;
+}
+
+int open_secret_file(const char *path, unsigned forbidden, unsigned *ret_mode, unsigned *ret_uid) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        *ret_mode = st.st_mode & 07777;
+        *ret_uid = st.st_uid;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        /* Checked on the file opened, not on the path: no window for a swap. */
+        if ((st.st_mode & forbidden) || (st.st_uid != 0 && st.st_uid != geteuid()))
+                return -EPERM;
+        return TAKE_FD(fd);
 }
 
 int read_one_line_file(const char *path, char **ret) {
@@ -257,4 +280,20 @@ int read_lines(const char *path, line_fn fn, void *userdata) {
                         return r;
         }
         return ferror(f) ? -EIO : 0;
+}
+
+int parse_lines(char *text, line_fn fn, void *userdata) {
+        unsigned n = 0;
+
+        for (char *line = text, *next; *line; line = next) {
+                int r;
+
+                next = line + strcspn(line, "\n");
+                if (*next)
+                        *next++ = 0;
+                r = fn(line, ++n, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

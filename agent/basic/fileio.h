@@ -7,6 +7,16 @@
 /* Reads a whole file, at most max bytes (-EFBIG when larger), NUL-terminated. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
 
+/* The same from an open file, read to its end; the fd stays open. */
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
+
+/* Opens a file that holds or guards secrets (tokens, a TLS key) for reading,
+ * refusing it with -EPERM when its mode grants any of the forbidden bits
+ * (e.g. S_IWGRP | S_IWOTH) or it belongs to someone other than root or this
+ * process, as sshd's StrictModes does; -EBADFD when it is not a regular
+ * file. Its mode and owner are in *ret_mode and *ret_uid for the error. */
+int open_secret_file(const char *path, unsigned forbidden, unsigned *ret_mode, unsigned *ret_uid);
+
 /* Reads the first line without its newline. */
 int read_one_line_file(const char *path, char **ret);
 
@@ -38,3 +48,5 @@ int readlink_basename_at(int dir_fd, const char *name, char **ret);
  * -ENOENT when the file does not exist. */
 typedef int (*line_fn)(char *line, unsigned number, void *userdata);
 int read_lines(const char *path, line_fn fn, void *userdata);
+/* The same over text in memory, split in place at each newline. */
+int parse_lines(char *text, line_fn fn, void *userdata);

@@ -109,11 +109,11 @@ static int parse_token_line(char *line, unsigned number, void *userdata) {
         return 0;
 }
 
-int auth_load_tokens(Auth *a, const char *path, unsigned *ret_line) {
+int auth_parse_tokens(Auth *a, char *text, unsigned *ret_line) {
         TokenParse p = {};
         int r;
 
-        r = read_lines(path, parse_token_line, &p);
+        r = parse_lines(text, parse_token_line, &p);
         if (r < 0) {
                 free(p.tokens);
                 if (ret_line)

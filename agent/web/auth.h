@@ -44,9 +44,9 @@ typedef struct Auth {
 
 void auth_done(Auth *a);
 
-/* Loads the tokens file, replacing nothing on error: -EINVAL with *ret_line
- * set for a malformed line, -ENOENT when absent. */
-int auth_load_tokens(Auth *a, const char *path, unsigned *ret_line);
+/* Parses the tokens file's text (split in place), replacing nothing on
+ * error: -EINVAL with *ret_line set for a malformed line. */
+int auth_parse_tokens(Auth *a, char *text, unsigned *ret_line);
 
 /* Parses one "<role> <subject DN>" mapping (configuration value) and adds it,
  * the DN in the form certificates' subjects are compared in (tls_canonical_dn). */

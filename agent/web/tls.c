@@ -1,8 +1,10 @@
 /* Mutual TLS: see tls.h. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <gnutls/x509.h>
 
@@ -27,11 +29,35 @@ static gnutls_datum_t datum(const char *s) {
         return (gnutls_datum_t) { .data = (unsigned char *) s, .size = (unsigned) strlen(s) };
 }
 
-static int read_pem(const char *key, const char *path, char **ret, char **ret_error) {
-        int r;
+/* Who may write the certificate or the client CA could let any client in
+ * (a CA of their own) or take the listener down; who may read the key can
+ * pose as this host. Refused like sshd's StrictModes. */
+#define TLS_FORBIDDEN_MODE (S_IWGRP | S_IWOTH)
+#define TLS_KEY_FORBIDDEN_MODE (TLS_FORBIDDEN_MODE | S_IRGRP | S_IROTH)
 
-        r = read_full_file(path, TLS_PEM_MAX, ret, NULL);
-        if (r < 0 && asprintf(ret_error, "Cannot read %s '%s': %s", key, path, strerror(-r)) < 0)
+static int read_pem(const char *key, const char *path, unsigned forbidden, char **ret, char **ret_error) {
+        bool secret = forbidden & S_IRGRP;
+        _cleanup_close_ int fd = -EBADF;
+        unsigned mode = 0, uid = 0;
+        int r, m;
+
+        fd = open_secret_file(path, forbidden, &mode, &uid);
+        r = fd < 0 ? fd : read_full_fd(fd, TLS_PEM_MAX, ret, NULL);
+        if (r >= 0)
+                return 0;
+
+        if (fd == -EPERM && (mode & forbidden))
+                m = asprintf(ret_error, "%s '%s' is %s by its group or others (mode %04o): refused. Fix: chmod %s %s",
+                             key, path, secret ? "readable or writable" : "writable", mode, secret ? "0600" : "0644",
+                             path);
+        else if (fd == -EPERM)
+                m = asprintf(ret_error, "%s '%s' belongs to uid %u, not root: refused. Fix: chown root: %s", key,
+                             path, uid, path);
+        else if (fd == -EBADFD)
+                m = asprintf(ret_error, "%s '%s' is not a regular file.", key, path);
+        else
+                m = asprintf(ret_error, "Cannot read %s '%s': %s", key, path, strerror(-r));
+        if (m < 0)
                 *ret_error = NULL;
         return r;
 }
@@ -90,9 +116,9 @@ int tls_credentials_load(TlsCredentials *t, const char *cert_path, const char *k
         int r;
 
         *ret_error = NULL;
-        if ((r = read_pem("tls_certificate", cert_path, &n.cert_pem, ret_error)) < 0 ||
-            (r = read_pem("tls_key", key_path, &n.key_pem, ret_error)) < 0 ||
-            (r = read_pem("tls_client_ca", ca_path, &n.trust_pem, ret_error)) < 0)
+        if ((r = read_pem("tls_certificate", cert_path, TLS_FORBIDDEN_MODE, &n.cert_pem, ret_error)) < 0 ||
+            (r = read_pem("tls_key", key_path, TLS_KEY_FORBIDDEN_MODE, &n.key_pem, ret_error)) < 0 ||
+            (r = read_pem("tls_client_ca", ca_path, TLS_FORBIDDEN_MODE, &n.trust_pem, ret_error)) < 0)
                 return r;
 
         if (count_certificates(n.cert_pem, &chain, &n.cert_expires) < 0)

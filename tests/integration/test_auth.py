@@ -6,6 +6,7 @@ every route x method x {no credentials, bad token, reader, operator, admin}
 must give exactly 401, 401, and 403 or 'let through' as that role says.
 """
 import hashlib
+import os
 import re
 import subprocess
 
@@ -178,6 +179,49 @@ def test_malformed_tokens_file_stops_the_agent_with_the_line(tmp_path, line):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert f"{tokens}:5:" in r.stderr, r.stderr
+
+
+def start_with_tokens(tmp_path, tokens):
+    root = unpack_snapshot("intel-gpu-like", tmp_path / "root")
+    return subprocess.run([str(BINARY), "--root", str(root), "--tokens", str(tokens), "--listen", "127.0.0.1:0"],
+                          capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602, 0o666])
+def test_tokens_file_others_may_write_stops_the_agent(tmp_path, mode):
+    """Whoever can write the tokens file can make themselves admin."""
+    tokens = write_tokens(tmp_path / "tokens")
+    tokens.chmod(mode)
+    r = start_with_tokens(tmp_path, tokens)
+    assert r.returncode != 0
+    assert (f"{tokens} is writable by its group or others (mode {mode:04o}): refused" in r.stderr
+            and f"chmod 0600 {tokens}" in r.stderr), r.stderr
+
+
+def test_tokens_file_of_another_user_stops_the_agent(tmp_path):
+    tokens = write_tokens(tmp_path / "tokens")
+    tokens.chmod(0o600)
+    os.chown(tokens, 65534, 65534)
+    r = start_with_tokens(tmp_path, tokens)
+    assert r.returncode != 0
+    assert f"{tokens} belongs to uid 65534, not root: refused" in r.stderr, r.stderr
+
+
+def test_tokens_file_with_a_nul_byte_stops_the_agent(tmp_path):
+    """What follows a NUL byte would otherwise be silently ignored."""
+    tokens = write_tokens(tmp_path / "tokens")
+    tokens.write_bytes(tokens.read_bytes().replace(b"\nreader ", b"\n\0reader "))
+    r = start_with_tokens(tmp_path, tokens)
+    assert r.returncode != 0 and f"{tokens} holds a NUL byte" in r.stderr, r.stderr
+
+
+def test_readable_tokens_file_is_fine(tmp_path, start_agent):
+    """It holds hashes, not secrets: 0644 is accepted."""
+    root = unpack_snapshot("intel-gpu-like", tmp_path / "root")
+    tokens = write_tokens(tmp_path / "tokens")
+    tokens.chmod(0o644)
+    agent = start_agent(root, "--tokens", str(tokens))
+    assert agent.request("/v1/host", role="reader").status == 200
 
 
 def test_no_tokens_file_refuses_everything(tmp_path, start_agent):

@@ -76,6 +76,18 @@ def test_broken_tokens_file_is_refused_and_the_old_one_kept(agent):
     assert "hostdevd_config_last_reload_successful 1" in m
 
 
+def test_tokens_file_made_writable_is_refused_on_reload(agent):
+    agent.tokens_file.chmod(0o666)
+    try:
+        log = hup(agent, "Reload refused")
+        assert f"{agent.tokens_file} is writable by its group or others (mode 0666): refused" in log, log[-1500:]
+        for role in ("reader", "operator", "admin"):
+            assert agent.get("/v1/host", role=role).status == 200, role
+    finally:
+        agent.tokens_file.chmod(0o600)
+    hup(agent, "Reload done")
+
+
 def test_configuration_reload_applies_what_it_can(root, tmp_path, start_agent):
     conf = tmp_path / "hostdevd.conf"
     conf.write_text("log_level = info\nconnection_limit = 50\nreboot_timeout_sec = 600\n")

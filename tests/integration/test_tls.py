@@ -7,11 +7,13 @@ request 401 problem+json naming why. A verified certificate whose subject has
 no tls_client_role is authenticated but has no role: 403 on every route.
 TLS 1.0 and 1.1 are refused at the handshake, 1.2 and 1.3 accepted.
 """
+import os
 import re
 import shutil
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -308,9 +310,10 @@ def test_tls_configured_in_part_stops_the_agent(tmp_path, pki, missing):
 def test_unreadable_or_invalid_tls_files_stop_the_agent(tmp_path, pki):
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
+    garbage.chmod(0o600)
     cases = [
         ({"tls_key": tmp_path / "absent.key"}, f"Cannot read tls_key '{tmp_path / 'absent.key'}'"),
-        ({"tls_key": tmp_path}, "Cannot read tls_key"),
+        ({"tls_key": tmp_path}, f"tls_key '{tmp_path}' is not a regular file."),
         ({"tls_key": garbage}, "is not an unencrypted PEM private key"),
         ({"tls_key": pki["reader"][1]}, "does not go with tls_certificate"),
         ({"tls_certificate": garbage}, "tls_certificate"),
@@ -322,6 +325,48 @@ def test_unreadable_or_invalid_tls_files_stop_the_agent(tmp_path, pki):
         d.mkdir()
         err = start_fails(d, write_config(d / "c.conf", pki, **settings))
         assert message in err, (settings, err)
+
+
+@pytest.mark.parametrize("name,mode,message", [
+    ("tls_key", 0o640, "is readable or writable by its group or others (mode 0640): refused. Fix: chmod 0600"),
+    ("tls_key", 0o604, "is readable or writable by its group or others (mode 0604): refused. Fix: chmod 0600"),
+    ("tls_key", 0o620, "is readable or writable by its group or others (mode 0620)"),
+    ("tls_client_ca", 0o664, "is writable by its group or others (mode 0664): refused. Fix: chmod 0644"),
+    ("tls_certificate", 0o646, "is writable by its group or others (mode 0646): refused. Fix: chmod 0644"),
+])
+def test_tls_files_others_may_change_or_read_stop_the_agent(tmp_path, pki, name, mode, message):
+    """A key others can read lets them pose as the host; a CA others can write
+    lets them mint client certificates: refused at start, path and mode named."""
+    original = {"tls_key": pki["server"][1], "tls_certificate": pki["server"][0], "tls_client_ca": pki["ca"][0]}
+    copy = tmp_path / Path(original[name]).name
+    shutil.copyfile(original[name], copy)
+    copy.chmod(mode)
+    err = start_fails(tmp_path, write_config(tmp_path / "c.conf", pki, **{name: copy}))
+    assert f"{name} '{copy}' {message}" in err, err
+
+
+def test_tls_key_of_another_user_stops_the_agent(tmp_path, pki):
+    key = tmp_path / "server.key"
+    shutil.copyfile(pki["server"][1], key)
+    key.chmod(0o600)
+    os.chown(key, 65534, 65534)
+    err = start_fails(tmp_path, write_config(tmp_path / "c.conf", pki, tls_key=key))
+    assert f"tls_key '{key}' belongs to uid 65534, not root: refused." in err, err
+
+
+def test_readable_certificate_and_ca_are_fine(tmp_path, pki):
+    cert, ca = tmp_path / "server.crt", tmp_path / "ca.crt"
+    shutil.copyfile(pki["server"][0], cert)
+    shutil.copyfile(pki["ca"][0], ca)
+    cert.chmod(0o644)
+    ca.chmod(0o444)
+    root = unpack_snapshot("intel-gpu-like", tmp_path / "root")
+    config = write_config(tmp_path / "c.conf", pki, tls_certificate=cert, tls_client_ca=ca)
+    agent = tls_agent(root, pki, config)
+    try:
+        assert agent.request("/v1/host", role=None).status == 200
+    finally:
+        assert agent.stop() == 0, agent.log_text()[-3000:]
 
 
 def test_bad_client_role_line_stops_the_agent(tmp_path, pki):

@@ -21,6 +21,7 @@ class Pki:
     def _key(self, name):
         key = self.dir / f"{name}.key"
         self._run("--generate-privkey", "--key-type=ecdsa", "--outfile", str(key))
+        key.chmod(0o600)  # the agent refuses a key its group or others can read
         return key
 
     def _template(self, name, lines):

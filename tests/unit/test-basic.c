@@ -1,7 +1,9 @@
 /* The base layer: the path builder, string lists, number parsing, file
  * helpers, and finding the PCI device above a sysfs path. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,6 +101,48 @@ static void test_files(const char *tmp) {
         is_int(read_one_line_file("/nonexistent/x", &s), -ENOENT, "missing file is -ENOENT");
 }
 
+static int collect_line(char *line, unsigned number, void *userdata) {
+        char *seen = userdata;
+        size_t l = strlen(seen);
+
+        snprintf(seen + l, 64 - l, "%u:%s|", number, line);
+        return streq(line, "stop") ? -EBADMSG : 0;
+}
+
+static void test_lines(void) {
+        char text[] = "a\n\nb c\nlast", bad[] = "x\nstop\ny\n", seen[64] = "";
+
+        is_int(parse_lines(text, collect_line, seen), 0, "parse_lines");
+        is_str(seen, "1:a|2:|3:b c|4:last|", "every line with its number, the last without a newline");
+        seen[0] = 0;
+        is_int(parse_lines(bad, collect_line, seen), -EBADMSG, "a callback's error stops the walk");
+        is_str(seen, "1:x|2:stop|", "nothing after it");
+}
+
+static void test_secret_file(const char *tmp) {
+        _cleanup_free_ char *path = NULL, *s = NULL;
+        unsigned mode = 0, uid = 1;
+        int fd;
+
+        ok(asprintf(&path, "%s/secret", tmp) > 0, "path");
+        is_int(open_secret_file(path, S_IWGRP | S_IWOTH, &mode, &uid), -ENOENT, "absent secret is -ENOENT");
+        ok(write_file_atomic(path, "k", 1, 0600) == 0, "secret written");
+        fd = open_secret_file(path, S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH, &mode, &uid);
+        ok(fd >= 0 && mode == 0600 && uid == geteuid(), "0600 is accepted");
+        ok(fd >= 0 && read_full_fd(fd, 16, &s, NULL) == 0 && streq(s, "k"), "read from the fd");
+        if (fd >= 0)
+                close(fd);
+        ok(chmod(path, 0640) == 0, "chmod");
+        is_int(open_secret_file(path, S_IRGRP | S_IWOTH, &mode, &uid), -EPERM, "group-readable refused");
+        is_int(mode, 0640, "its mode reported");
+        fd = open_secret_file(path, S_IWGRP | S_IWOTH, &mode, &uid);
+        ok(fd >= 0, "allowed when only writing is forbidden");
+        if (fd >= 0)
+                close(fd);
+        is_int(open_secret_file(tmp, S_IWOTH, &mode, &uid), -EBADFD, "a directory is not a secret file");
+        unlink(path);
+}
+
 int main(void) {
         char tmpl[] = "/tmp/hostdevd-test-XXXXXX";
         char *tmp = mkdtemp(tmpl);
@@ -109,6 +153,8 @@ int main(void) {
         test_parse();
         test_ancestor();
         test_files(tmp);
+        test_lines();
+        test_secret_file(tmp);
         {
                 _cleanup_free_ char *f = NULL;
                 if (asprintf(&f, "%s/state.json", tmp) > 0)
