@@ -25,6 +25,7 @@
 #include "host/host-state.h"
 #include "host/host-watch.h"
 #include "host/hostinfo.h"
+#include "host/mdev-change.h"
 #include "host/sriov.h"
 #include "host/vfio-bind.h"
 #include "kernel-cmdline/bootloader.h"
@@ -321,6 +322,33 @@ static void reapply_sriov(HostState *state, const char *state_dir) {
                 log_warning_errno(r, "Rescan after re-applying VF counts failed: %s", error ?: strerror(-r));
 }
 
+/* Mediated devices defined to start automatically (mdevctl's "auto"),
+ * after the VF counts (a VF may be a parent) and before the bindings. */
+static void reapply_mdevs(HostState *state) {
+        _cleanup_free_ char *error = NULL;
+        MdevReapplyResult *res = NULL;
+        size_t n = 0;
+        bool changed = false;
+        int r;
+
+        r = mdev_reapply(state->root, state->inventory, &res, &n);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start the mediated devices defined to start automatically: %m");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const MdevReapplyResult *x = &res[i];
+                bool bad = streq(x->outcome, "failed") || streq(x->outcome, "drifted");
+
+                changed = changed || streq(x->outcome, "started");
+                log_full_errno(bad ? LOG_WARNING : LOG_INFO, 0, "Mediated device %s on %s: %s%s%s", x->uuid,
+                               x->parent, x->outcome, x->detail ? ": " : "", strempty(x->detail));
+        }
+        mdev_reapply_results_free(res, n);
+        if (changed && (r = host_state_rescan(state, &error)) < 0)
+                log_warning_errno(r, "Rescan after starting mediated devices failed: %s", error ?: strerror(-r));
+}
+
 /* Persistent vfio-pci bindings, before the server answers anyone: each is
  * re-applied, or reported (drift, refusal, failure); the agent starts anyway. */
 static void reapply_bindings(HostState *state, const char *state_dir) {
@@ -448,6 +476,7 @@ static int run(AgentConfig *cfg, const Options *o) {
                 return r;
         cleanup_bootloader(state);
         reapply_sriov(state, cfg->state_dir);
+        reapply_mdevs(state);
         reapply_bindings(state, cfg->state_dir);
         r = agent_load_auth(cfg, use_tls, &auth);
         if (r < 0)

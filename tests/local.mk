@@ -67,6 +67,10 @@ EXTRA_DIST += \
 	tests/integration/test_operations.py \
 	tests/integration/test_events.py \
 	tests/integration/test_representations.py \
+	tests/integration/test_reload.py \
+	tests/integration/test_metrics.py \
+	tests/integration/test_sriov.py \
+	tests/integration/test_mdev.py \
 	tests/bench/bench.py \
 	tests/bench/bench-events.py \
 	tests/data/sysfs/README.md \

@@ -8,6 +8,7 @@
 #include "basic/macro.h"
 #include "basic/strv.h"
 #include "inventory-diff.h"
+#include "mdev.h"
 
 static const char *const change_kinds[_CHANGE_KIND_MAX] = {
         [CHANGE_ADDED] = "added",
@@ -86,6 +87,7 @@ static int device_fields(const PciDevice *a, const PciDevice *b, char ***ret) {
                 { "sriov", sriov_equal(a, b) },
                 { "physfn", streq_ptr(a->physfn, b->physfn) },
                 { "reset_methods", reset_equal(a, b) },
+                { "mdev", mdev_parent_equal(a->mdev, b->mdev) },
                 { "boot_vga", a->boot_vga == b->boot_vga },
                 { "host_usage", usage_equal(a, b) },
                 { "assignable", a->assignable == b->assignable },

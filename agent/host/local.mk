@@ -1,6 +1,6 @@
 # The host model: inventory, IOMMU groups, capabilities. Knows no HTTP.
 noinst_LIBRARIES += libhost.a
-libhost_a_CFLAGS = $(AM_CFLAGS) $(LIBPCI_CFLAGS) $(SYSTEMD_CFLAGS)
+libhost_a_CFLAGS = $(AM_CFLAGS) $(LIBPCI_CFLAGS) $(SYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 libhost_a_SOURCES = \
 	agent/host/pci-addr.c agent/host/pci-addr.h \
 	agent/host/pci-device.c agent/host/pci-device.h \
@@ -26,7 +26,10 @@ libhost_a_SOURCES += \
 	agent/host/vfio-bind.c agent/host/vfio-bind.h agent/host/vfio-bind-internal.h \
 	agent/host/vfio-reapply.c \
 	agent/host/sriov-state.c agent/host/sriov-state.h \
-	agent/host/sriov.c agent/host/sriov.h
+	agent/host/sriov.c agent/host/sriov.h \
+	agent/host/mdev.c agent/host/mdev.h \
+	agent/host/mdev-config.c agent/host/mdev-config.h \
+	agent/host/mdev-change.c agent/host/mdev-change.h
 libhost_a_SOURCES += \
 	agent/host/kcmdline-state.c agent/host/kcmdline-state.h \
 	agent/host/kcmdline-presets.c agent/host/kcmdline-presets.h \

@@ -11,6 +11,7 @@
 #include "basic/macro.h"
 #include "basic/parse-util.h"
 #include "basic/strv.h"
+#include "mdev.h"
 #include "pci-device.h"
 
 bool pci_class_is_bridge(uint32_t class_code) {
@@ -168,6 +169,9 @@ int pci_device_read_sysfs(PciDevice *d, int bus_fd, int dir_fd) {
         r = read_link(d, dir_fd);
         if (r < 0)
                 return r;
+        r = mdev_parent_read(dir_fd, &d->mdev);
+        if (r < 0)
+                return r;
         return read_reset_methods(d, dir_fd);
 }
 
@@ -182,6 +186,7 @@ int pci_device_copy(const PciDevice *src, PciDevice *ret) {
         d.driver = d.driver_override = d.local_cpulist = d.parent = d.physfn = NULL;
         d.link.current_speed = d.link.max_speed = NULL;
         d.vfs = d.reset_methods = NULL;
+        d.mdev = NULL;
         d.usage = NULL;
         d.n_usage = 0;
         d.reasons = (ReasonList) {};
@@ -190,7 +195,7 @@ int pci_device_copy(const PciDevice *src, PciDevice *ret) {
             dup_ptr(src->local_cpulist, &d.local_cpulist) < 0 || dup_ptr(src->parent, &d.parent) < 0 ||
             dup_ptr(src->physfn, &d.physfn) < 0 || dup_ptr(src->link.current_speed, &d.link.current_speed) < 0 ||
             dup_ptr(src->link.max_speed, &d.link.max_speed) < 0 || strv_copy(src->vfs, &d.vfs) < 0 ||
-            strv_copy(src->reset_methods, &d.reset_methods) < 0) {
+            strv_copy(src->reset_methods, &d.reset_methods) < 0 || mdev_parent_copy(src->mdev, &d.mdev) < 0) {
                 pci_device_done(&d);
                 return -ENOMEM;
         }
@@ -208,6 +213,7 @@ void pci_device_done(PciDevice *d) {
         strv_free(d->vfs);
         free(d->physfn);
         strv_free(d->reset_methods);
+        d->mdev = mdev_parent_free(d->mdev);
         for (size_t i = 0; i < d->n_usage; i++)
                 free(d->usage[i].detail);
         free(d->usage);

@@ -76,6 +76,7 @@ typedef struct PciDevice {
         int total_vfs, enabled_vfs;
         char **vfs;                      /* addresses of enabled VFs */
         char *physfn;                    /* for a VF: its PF */
+        struct MdevParent *mdev;         /* mediated device types and instances; NULL: no parent (mdev.h) */
 
         bool has_reset_method;           /* the kernel exposes reset_method */
         char **reset_methods;

@@ -38,7 +38,7 @@ libweb_a_SOURCES = \
 	agent/web/views-passthrough.c agent/web/views-passthrough.h \
 	agent/web/resource-passthrough.c \
 	agent/web/resource-driver.c \
-	agent/web/resource-sriov.c \
+	agent/web/resource-sriov.c agent/web/resource-mdev.c \
 	agent/web/resource-metrics.c \
 	agent/web/openapi-blob.S
 EXTRA_libweb_a_DEPENDENCIES = $(top_srcdir)/api/openapi.json

@@ -66,6 +66,12 @@ static const struct {
         [PROBLEM_SRIOV_REFUSED] = { "sriov-refused", MHD_HTTP_CONFLICT, "The VF count change is refused" },
         [PROBLEM_SRIOV_FAILED] = { "sriov-failed", MHD_HTTP_INTERNAL_SERVER_ERROR,
                                    "The VF count change failed" },
+        [PROBLEM_NOT_MDEV_PARENT] = { "not-mdev-parent", MHD_HTTP_CONFLICT,
+                                      "The device offers no mediated device types" },
+        [PROBLEM_NO_SUCH_MDEV] = { "no-such-mdev", MHD_HTTP_NOT_FOUND, "No such mediated device" },
+        [PROBLEM_MDEV_REFUSED] = { "mdev-refused", MHD_HTTP_CONFLICT, "The mediated device change is refused" },
+        [PROBLEM_MDEV_FAILED] = { "mdev-failed", MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                  "The mediated device change failed" },
 };
 
 unsigned problem_status(ProblemCode code) {

@@ -40,6 +40,10 @@ typedef enum ProblemCode {
         PROBLEM_NOT_SRIOV,          /* the device has no SR-IOV capability */
         PROBLEM_SRIOV_REFUSED,      /* the VF count may not change now: nothing written */
         PROBLEM_SRIOV_FAILED,       /* a write of the VF count failed; the old count put back */
+        PROBLEM_NOT_MDEV_PARENT,    /* the device offers no mediated device types */
+        PROBLEM_NO_SUCH_MDEV,       /* no mediated device (active or defined) has this UUID */
+        PROBLEM_MDEV_REFUSED,       /* the mediated device may not be created or removed now */
+        PROBLEM_MDEV_FAILED,        /* the kernel refused the write */
         _PROBLEM_MAX,
 } ProblemCode;
 

@@ -135,7 +135,7 @@ static void write_watch(FILE *f, const HostWatch *w) {
 }
 
 static void write_state(FILE *f, const Store *store) {
-        static const char *const kinds[] = { "bind", "release", "sriov", "kernel-cmdline", "reboot" };
+        static const char *const kinds[] = { "bind", "release", "sriov", "mdev", "kernel-cmdline", "reboot" };
         uint64_t n[ELEMENTSOF(kinds)][_OPERATION_STATE_MAX] = {};
 
         gauge(f, "hostdevd_maintenance", "1 while the host is in maintenance mode.", store->maintenance.enabled);

@@ -32,6 +32,10 @@ enum MHD_Result get_events(Request *r);
 enum MHD_Result get_metrics(Request *r);
 enum MHD_Result get_device_sriov(Request *r);
 enum MHD_Result put_device_sriov(Request *r);
+enum MHD_Result get_device_mdevs(Request *r);
+enum MHD_Result post_device_mdevs(Request *r);
+enum MHD_Result get_mdevs(Request *r);
+enum MHD_Result delete_mdev(Request *r);
 
 /* The device the path's {address} names; on failure queues the 400
  * (malformed) or 404 (not on this host) and returns NULL. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "basic/macro.h"
+#include "host/mdev.h"
 #include "views-inventory.h"
 
 static const char *const device_field_names[_DEVICE_FIELD_MAX] = {
@@ -28,6 +29,7 @@ static const char *const device_field_names[_DEVICE_FIELD_MAX] = {
         [DEVICE_LINK] = "link",
         [DEVICE_SRIOV] = "sriov",
         [DEVICE_PHYSFN] = "physfn",
+        [DEVICE_MDEV] = "mdev",
         [DEVICE_RESET_METHODS] = "reset_methods",
         [DEVICE_BOOT_VGA] = "boot_vga",
         [DEVICE_HOST_USAGE] = "host_usage",
@@ -86,6 +88,15 @@ static void write_link(JsonWriter *w, const PciDevice *d) {
         jw_object_end(w);
 }
 
+void write_mdev_instance(JsonWriter *w, const MdevInstance *x) {
+        jw_object_begin(w);
+        jw_kstring(w, "uuid", x->uuid);
+        jw_kstring(w, "type", x->type);
+        jw_kint_or_null(w, "iommu_group", x->iommu_group);
+        jw_kstring(w, "driver", x->driver);
+        jw_object_end(w);
+}
+
 static void write_sriov(JsonWriter *w, const PciDevice *d) {
         if (!d->is_pf) {
                 jw_null(w);
@@ -96,6 +107,35 @@ static void write_sriov(JsonWriter *w, const PciDevice *d) {
         jw_kint(w, "enabled_vfs", d->enabled_vfs);
         jw_key(w, "vfs");
         jw_strv(w, d->vfs);
+        jw_object_end(w);
+}
+
+/* null, or the mediated device types the device offers and its instances. */
+static void write_mdev(JsonWriter *w, const MdevParent *p) {
+        if (!p) {
+                jw_null(w);
+                return;
+        }
+        jw_object_begin(w);
+        jw_key(w, "types");
+        jw_array_begin(w);
+        for (size_t i = 0; i < p->n_types; i++) {
+                const MdevType *t = &p->types[i];
+
+                jw_object_begin(w);
+                jw_kstring(w, "id", t->id);
+                jw_kstring(w, "name", t->name);
+                jw_kstring(w, "description", t->description);
+                jw_kstring(w, "device_api", t->device_api);
+                jw_kint_or_null(w, "available_instances", t->available);
+                jw_object_end(w);
+        }
+        jw_array_end(w);
+        jw_key(w, "instances");
+        jw_array_begin(w);
+        for (size_t i = 0; i < p->n_instances; i++)
+                write_mdev_instance(w, &p->instances[i]);
+        jw_array_end(w);
         jw_object_end(w);
 }
 
@@ -186,6 +226,9 @@ void write_device(JsonWriter *w, const Inventory *inv, const PciDevice *d, Devic
                         break;
                 case DEVICE_PHYSFN:
                         jw_string(w, d->physfn);
+                        break;
+                case DEVICE_MDEV:
+                        write_mdev(w, d->mdev);
                         break;
                 case DEVICE_RESET_METHODS:
                         if (d->has_reset_method)

@@ -31,6 +31,7 @@ typedef enum DeviceField {
         DEVICE_LINK,
         DEVICE_SRIOV,
         DEVICE_PHYSFN,
+        DEVICE_MDEV,
         DEVICE_RESET_METHODS,
         DEVICE_BOOT_VGA,
         DEVICE_HOST_USAGE,
@@ -48,5 +49,8 @@ typedef uint32_t DeviceFieldSet;
 int device_fields_parse(const char *s, DeviceFieldSet *ret, const char **ret_bad, size_t *ret_bad_len);
 
 void write_device(JsonWriter *w, const Inventory *inv, const PciDevice *d, DeviceFieldSet fields);
+/* {"uuid", "type", "iommu_group", "driver"}: one mediated device. */
+struct MdevInstance;
+void write_mdev_instance(JsonWriter *w, const struct MdevInstance *x);
 void write_group(JsonWriter *w, const Inventory *inv, const IommuGroup *g);
 void write_reasons(JsonWriter *w, const ReasonList *l);

@@ -37,6 +37,7 @@ def concrete(agent, path):
     if "{address}" in path:
         address = agent.get_json("/v1/devices")["devices"][0]["address"]
         path = path.replace("{address}", address)
+    path = path.replace("{uuid}", "5f1e1d7c-6a43-4d0c-9f27-1e3f0b1f9a11")
     assert "{" not in path, f"no sample value for a parameter of {path}"
     return path
 

@@ -23,6 +23,17 @@
  *                                   neither made nor removed (the real-kernel tier does
  *                                   that): a test reads the count and the log
  *   devices/.../D/sriov_drivers_autoprobe "0"/"1"  written; anything else EINVAL
+ *   devices/.../D/mdev_supported_types/T/create "UUID"  create_store() and
+ *                                   mdev_device_create() of Linux 6.1: not a UUID EINVAL; a UUID
+ *                                   already a device's EEXIST; available_instances 0 ENOSPC (the
+ *                                   parent driver's answer: a guess, drivers differ); else the
+ *                                   device D/UUID appears as the kernel lays it out (mdev_type,
+ *                                   remove, bus/mdev/devices/UUID, T/devices/UUID, bound to
+ *                                   vfio_mdev, a new IOMMU group with its node dev/vfio/N) and
+ *                                   available_instances goes down by one
+ *   devices/.../D/UUID/remove "1"   remove_store(): not a number EINVAL, 0 nothing, else the
+ *                                   device goes and available_instances goes up. (The kernel
+ *                                   blocks here while the device is open; the mock does not.)
  *
  * Matching follows pci_bus_match(): with driver_override set only that driver
  * matches; without it, the device's native driver (the one whose id table
@@ -74,7 +85,7 @@
 
 typedef enum Attr {
         ATTR_NONE, ATTR_OVERRIDE, ATTR_BIND, ATTR_UNBIND, ATTR_PROBE, ATTR_NEW_ID, ATTR_REMOVE_ID,
-        ATTR_NUMVFS, ATTR_AUTOPROBE,
+        ATTR_NUMVFS, ATTR_AUTOPROBE, ATTR_MDEV_CREATE, ATTR_MDEV_REMOVE,
 } Attr;
 
 typedef struct Tracked {
@@ -514,12 +525,14 @@ static int do_probe(const char *root, const char *name) {
 
 /* Attributes of the device itself: faults name the device, not the value. */
 static bool per_device(Attr a) {
-        return a == ATTR_OVERRIDE || a == ATTR_NUMVFS || a == ATTR_AUTOPROBE;
+        return a == ATTR_OVERRIDE || a == ATTR_NUMVFS || a == ATTR_AUTOPROBE || a == ATTR_MDEV_CREATE ||
+               a == ATTR_MDEV_REMOVE;
 }
 
 static const char *attr_name(Attr a) {
         static const char *const n[] = { "none", "driver_override", "bind", "unbind", "drivers_probe", "new_id",
-                                         "remove_id", "sriov_numvfs", "sriov_drivers_autoprobe" };
+                                         "remove_id", "sriov_numvfs", "sriov_drivers_autoprobe", "mdev_create",
+                                         "mdev_remove" };
         return n[a];
 }
 
@@ -585,6 +598,211 @@ static int do_autoprobe(const char *devdir, const char *subject) {
         return 0;
 }
 
+/* --- mediated devices --- */
+
+static bool is_uuid(const char *s) {
+        if (strlen(s) != 36)
+                return false;
+        for (int i = 0; i < 36; i++)
+                if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+                        return false;
+        return true;
+}
+
+static int next_group(const char *root) {
+        char *p = pathf("%s/sys/kernel/iommu_groups", root);
+        DIR *d = opendir(p);
+        struct dirent *de;
+        int max = -1;
+
+        free(p);
+        while (d && (de = readdir(d)))
+                if (de->d_name[0] != '.' && atoi(de->d_name) > max)
+                        max = atoi(de->d_name);
+        if (d)
+                closedir(d);
+        return max + 1;
+}
+
+static void relink(const char *root, const char *dir, const char *name, const char *target) {
+        char *rel = rel_from(root, dir, target), *link = pathf("%s/%s", dir, name);
+
+        (void) unlink(link);
+        if (symlink(rel, link) < 0)
+                fprintf(stderr, "pcimock: cannot link %s: %m\n", link);
+        free(rel);
+        free(link);
+}
+
+static void link_at(const char *dir, const char *name, const char *target) {
+        char *link = pathf("%s/%s", dir, name);
+
+        if (symlink(target, link) < 0)
+                fprintf(stderr, "pcimock: cannot link %s: %m\n", link);
+        free(link);
+}
+
+static void add_available(const char *typedir, long delta) {
+        char *p = pathf("%s/available_instances", typedir), *text;
+        long n = 0;
+
+        if (read_number(p, &n) == 0) {
+                text = pathf("%ld\n", n + delta);
+                write_text(p, text, false);
+                free(text);
+        }
+        free(p);
+}
+
+static void mkdirs(const char *path) {
+        char *p = strdup(path);
+
+        for (char *s = p + 1; s && *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        (void) mkdir(p, 0755);
+                        *s = '/';
+                }
+        (void) mkdir(p, 0755);
+        free(p);
+}
+
+/* mdev_device_create() as Linux 6.1 lays the device out in sysfs. */
+static int do_mdev_create(const char *root, const char *typedir, const char *subject) {
+        char uuid[37], *bus, *parent, *type = strrchr(typedir, '/') + 1, *dev, *p, *groupdir, *node, *bus_target;
+        long available = 1;
+        int group;
+
+        if (!is_uuid(subject))
+                return EINVAL;
+        for (int i = 0; i < 37; i++)
+                uuid[i] = (char) (subject[i] >= 'A' && subject[i] <= 'F' ? subject[i] + 32 : subject[i]);
+        bus = pathf("%s/sys/bus/mdev/devices/%s", root, uuid);
+        if (access(bus, F_OK) == 0) {
+                free(bus);
+                return EEXIST;
+        }
+        p = pathf("%s/available_instances", typedir);
+        if (read_number(p, &available) == 0 && available <= 0) {
+                free(p);
+                free(bus);
+                return ENOSPC;
+        }
+        free(p);
+        parent = strndup(typedir, (size_t) (strrchr(typedir, '/') - typedir));
+        *strrchr(parent, '/') = 0; /* .../D/mdev_supported_types -> .../D */
+        dev = pathf("%s/%s", parent, uuid);
+        (void) mkdir(dev, 0755);
+        p = pathf("%s/remove", dev);
+        write_text(p, "", false);
+        free(p);
+        p = pathf("%s/uevent", dev);
+        write_text(p, "MDEV_TYPE=", false);
+        free(p);
+        p = pathf("../mdev_supported_types/%s", type);
+        link_at(dev, "mdev_type", p);
+        free(p);
+        p = pathf("%s/devices", typedir);
+        mkdirs(p);
+        free(p);
+        p = pathf("%s/devices", typedir);
+        bus_target = pathf("../../../%s", uuid);
+        link_at(p, uuid, bus_target);
+        free(bus_target);
+        free(p);
+        p = pathf("%s/sys/bus/mdev/devices", root);
+        mkdirs(p);
+        relink(root, p, uuid, dev + strlen(root) + strlen("/sys/"));
+        free(p);
+
+        group = next_group(root);
+        groupdir = pathf("%s/sys/kernel/iommu_groups/%d/devices", root, group);
+        mkdirs(groupdir);
+        relink(root, groupdir, uuid, dev + strlen(root) + strlen("/sys/"));
+        p = pathf("kernel/iommu_groups/%d", group);
+        relink(root, dev, "iommu_group", p);
+        free(p);
+        p = pathf("%s/sys/bus/mdev/drivers/vfio_mdev", root);
+        mkdirs(p);
+        relink(root, p, uuid, dev + strlen(root) + strlen("/sys/"));
+        relink(root, dev, "driver", "bus/mdev/drivers/vfio_mdev");
+        free(p);
+        p = pathf("%s/dev/vfio", root);
+        mkdirs(p);
+        node = pathf("%s/%d", p, group);
+        write_text(node, "", false);
+        free(node);
+        free(p);
+        add_available(typedir, -1);
+        free(groupdir);
+        free(dev);
+        free(parent);
+        free(bus);
+        return 0;
+}
+
+static void rm_rf_dir(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        while (d && (de = readdir(d))) {
+                char *p;
+
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                p = pathf("%s/%s", dir, de->d_name);
+                if (unlink(p) < 0)
+                        rm_rf_dir(p);
+                free(p);
+        }
+        if (d)
+                closedir(d);
+        (void) rmdir(dir);
+}
+
+/* remove_store() and mdev_device_remove(). */
+static int do_mdev_remove(const char *root, const char *dev, const char *subject) {
+        char *end, *uuid = strrchr(dev, '/') + 1, *type, *parent, *typedir, *group, *p;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(subject, &end, 0);
+        if (errno || end == subject || *end)
+                return EINVAL;
+        if (v == 0)
+                return 0;
+        p = pathf("%s/mdev_type", dev);
+        type = link_basename(p);
+        free(p);
+        group = group_of(dev);
+        parent = strndup(dev, (size_t) (uuid - 1 - dev));
+        typedir = pathf("%s/mdev_supported_types/%s", parent, type ? type : "");
+        p = pathf("%s/devices/%s", typedir, uuid);
+        (void) unlink(p);
+        free(p);
+        p = pathf("%s/sys/bus/mdev/devices/%s", root, uuid);
+        (void) unlink(p);
+        free(p);
+        p = pathf("%s/sys/bus/mdev/drivers/vfio_mdev/%s", root, uuid);
+        (void) unlink(p);
+        free(p);
+        if (group) {
+                p = pathf("%s/sys/kernel/iommu_groups/%s", root, group);
+                rm_rf_dir(p);
+                free(p);
+                p = pathf("%s/dev/vfio/%s", root, group);
+                (void) unlink(p);
+                free(p);
+        }
+        rm_rf_dir(dev);
+        add_available(typedir, +1);
+        free(typedir);
+        free(parent);
+        free(group);
+        free(type);
+        return 0;
+}
+
 /* The write of value to a tracked attribute: 0 or an errno. */
 static int kernel_write(const Tracked *t, const char *buf, size_t len) {
         const char *root = mock_root();
@@ -609,6 +827,8 @@ static int kernel_write(const Tracked *t, const char *buf, size_t len) {
                 case ATTR_PROBE: e = do_probe(root, subject); break;
                 case ATTR_NUMVFS: e = do_numvfs(t->dir, subject); break;
                 case ATTR_AUTOPROBE: e = do_autoprobe(t->dir, subject); break;
+                case ATTR_MDEV_CREATE: e = do_mdev_create(root, t->dir, subject); break;
+                case ATTR_MDEV_REMOVE: e = do_mdev_remove(root, t->dir, subject); break;
                 default: e = EPERM; /* new_id, remove_id: never */
                 }
         logf = pathf("%s/meta/pcimock.log", root);
@@ -654,7 +874,23 @@ static Attr classify(const char *root, const char *path, char **ret_dir) {
                 return a;
         }
         if (strncmp(rest, "/sys/devices/", 13) == 0) {
-                Attr a = strcmp(base, "/driver_override") == 0           ? ATTR_OVERRIDE
+                char *dir = strndup(path, (size_t) (base - path)), *name = strrchr(dir, '/') + 1;
+                Attr a = ATTR_NONE;
+
+                if (strcmp(base, "/create") == 0) {
+                        /* .../D/mdev_supported_types/T/create */
+                        name[-1] = 0;
+                        if (strrchr(dir, '/') && strcmp(strrchr(dir, '/'), "/mdev_supported_types") == 0)
+                                a = ATTR_MDEV_CREATE;
+                        name[-1] = '/';
+                } else if (strcmp(base, "/remove") == 0 && is_uuid(name))
+                        a = ATTR_MDEV_REMOVE; /* .../D/UUID/remove */
+                if (a != ATTR_NONE) {
+                        *ret_dir = dir;
+                        return a;
+                }
+                free(dir);
+                a = strcmp(base, "/driver_override") == 0           ? ATTR_OVERRIDE
                          : strcmp(base, "/sriov_numvfs") == 0            ? ATTR_NUMVFS
                          : strcmp(base, "/sriov_drivers_autoprobe") == 0 ? ATTR_AUTOPROBE
                                                                           : ATTR_NONE;
