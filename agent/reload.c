@@ -19,22 +19,13 @@
 #define TOKENS_FILE_MAX (4 * 1024 * 1024)
 
 static int read_tokens(const char *path, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -EBADF;
-        unsigned mode = 0, uid = 0;
+        _cleanup_free_ char *why = NULL;
+        int r;
 
-        fd = open_secret_file(path, TOKENS_FORBIDDEN_MODE, &mode, &uid);
-        if (fd == -EPERM && (mode & TOKENS_FORBIDDEN_MODE))
-                return log_error_errno(fd, "%s is writable by its group or others (mode %04o): refused, anyone "
-                                       "who can write it can give themselves any role. Fix: chmod 0600 %s",
-                                       path, mode, path);
-        if (fd == -EPERM)
-                return log_error_errno(fd, "%s belongs to uid %u, not root: refused, its owner can give "
-                                       "themselves any role. Fix: chown root: %s", path, uid, path);
-        if (fd == -EBADFD)
-                return log_error_errno(fd, "%s is not a regular file.", path);
-        if (fd < 0)
-                return fd; /* the caller tells ENOENT from the rest */
-        return read_full_fd(fd, TOKENS_FILE_MAX, ret, ret_size);
+        r = read_secret_file(path, TOKENS_FILE_MAX, TOKENS_FORBIDDEN_MODE, 0600, ret, ret_size, &why);
+        if (why) /* anyone who can write it can give themselves any role */
+                return log_error_errno(r, "%s %s", path, why);
+        return r; /* the caller tells ENOENT from the rest */
 }
 
 int agent_load_auth(const AgentConfig *cfg, bool tls, Auth *ret) {

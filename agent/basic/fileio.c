@@ -75,23 +75,37 @@ int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size) {
         return 0;
 }
 
-int open_secret_file(const char *path, unsigned forbidden, unsigned *ret_mode, unsigned *ret_uid) {
+int read_secret_file(const char *path, size_t max, unsigned forbidden, unsigned fix_mode, char **ret,
+                     size_t *ret_size, char **ret_why) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
+        unsigned mode;
+        int k;
 
+        *ret_why = NULL;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        *ret_mode = st.st_mode & 07777;
-        *ret_uid = st.st_uid;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
         /* Checked on the file opened, not on the path: no window for a swap. */
-        if ((st.st_mode & forbidden) || (st.st_uid != 0 && st.st_uid != geteuid()))
-                return -EPERM;
-        return TAKE_FD(fd);
+        mode = st.st_mode & 07777;
+        if (!S_ISREG(st.st_mode))
+                k = asprintf(ret_why, "is not a regular file.");
+        else if (mode & forbidden)
+                k = asprintf(ret_why, "is %s by its group or others (mode %04o): refused. Fix: chmod %04o %s",
+                             forbidden & (S_IRGRP | S_IROTH) ? "readable or writable" : "writable", mode, fix_mode,
+                             path);
+        else if (st.st_uid != 0 && st.st_uid != geteuid())
+                k = asprintf(ret_why, "belongs to uid %u, not root: refused. Fix: chown root: %s",
+                             (unsigned) st.st_uid, path);
+        else
+                return read_full_fd(fd, max, ret, ret_size);
+        if (k < 0) {
+                *ret_why = NULL;
+                return -ENOMEM;
+        }
+        return S_ISREG(st.st_mode) ? -EPERM : -EBADFD;
 }
 
 int read_one_line_file(const char *path, char **ret) {

@@ -10,12 +10,16 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
 /* The same from an open file, read to its end; the fd stays open. */
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 
-/* Opens a file that holds or guards secrets (tokens, a TLS key) for reading,
- * refusing it with -EPERM when its mode grants any of the forbidden bits
- * (e.g. S_IWGRP | S_IWOTH) or it belongs to someone other than root or this
- * process, as sshd's StrictModes does; -EBADFD when it is not a regular
- * file. Its mode and owner are in *ret_mode and *ret_uid for the error. */
-int open_secret_file(const char *path, unsigned forbidden, unsigned *ret_mode, unsigned *ret_uid);
+/* Reads a file that holds or guards secrets (tokens, a TLS key) as
+ * read_full_file() does, refusing it, as sshd's StrictModes does, when its
+ * mode grants any of the forbidden bits (e.g. S_IWGRP | S_IWOTH) or it
+ * belongs to someone other than root or this process: -EPERM, or -EBADFD
+ * when it is not a regular file, with *ret_why saying why and what fixes it
+ * ("is writable by its group or others (mode 0664): refused. Fix: chmod 0644
+ * PATH", fix_mode being the mode suggested), to follow the file's name.
+ * *ret_why is NULL on any other error. Checked on the file opened. */
+int read_secret_file(const char *path, size_t max, unsigned forbidden, unsigned fix_mode, char **ret,
+                     size_t *ret_size, char **ret_why);
 
 /* Reads the first line without its newline. */
 int read_one_line_file(const char *path, char **ret);

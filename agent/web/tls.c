@@ -1,6 +1,5 @@
 /* Mutual TLS: see tls.h. */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,25 +35,14 @@ static gnutls_datum_t datum(const char *s) {
 #define TLS_KEY_FORBIDDEN_MODE (TLS_FORBIDDEN_MODE | S_IRGRP | S_IROTH)
 
 static int read_pem(const char *key, const char *path, unsigned forbidden, char **ret, char **ret_error) {
-        bool secret = forbidden & S_IRGRP;
-        _cleanup_close_ int fd = -EBADF;
-        unsigned mode = 0, uid = 0;
+        _cleanup_free_ char *why = NULL;
         int r, m;
 
-        fd = open_secret_file(path, forbidden, &mode, &uid);
-        r = fd < 0 ? fd : read_full_fd(fd, TLS_PEM_MAX, ret, NULL);
+        r = read_secret_file(path, TLS_PEM_MAX, forbidden, forbidden & S_IRGRP ? 0600 : 0644, ret, NULL, &why);
         if (r >= 0)
                 return 0;
-
-        if (fd == -EPERM && (mode & forbidden))
-                m = asprintf(ret_error, "%s '%s' is %s by its group or others (mode %04o): refused. Fix: chmod %s %s",
-                             key, path, secret ? "readable or writable" : "writable", mode, secret ? "0600" : "0644",
-                             path);
-        else if (fd == -EPERM)
-                m = asprintf(ret_error, "%s '%s' belongs to uid %u, not root: refused. Fix: chown root: %s", key,
-                             path, uid, path);
-        else if (fd == -EBADFD)
-                m = asprintf(ret_error, "%s '%s' is not a regular file.", key, path);
+        if (why)
+                m = asprintf(ret_error, "%s '%s' %s", key, path, why);
         else
                 m = asprintf(ret_error, "Cannot read %s '%s': %s", key, path, strerror(-r));
         if (m < 0)

@@ -120,26 +120,28 @@ static void test_lines(void) {
 }
 
 static void test_secret_file(const char *tmp) {
-        _cleanup_free_ char *path = NULL, *s = NULL;
-        unsigned mode = 0, uid = 1;
-        int fd;
+        _cleanup_free_ char *path = NULL, *s = NULL, *why = NULL;
+        const unsigned rw = S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH;
 
         ok(asprintf(&path, "%s/secret", tmp) > 0, "path");
-        is_int(open_secret_file(path, S_IWGRP | S_IWOTH, &mode, &uid), -ENOENT, "absent secret is -ENOENT");
+        is_int(read_secret_file(path, 16, S_IWGRP | S_IWOTH, 0600, &s, NULL, &why), -ENOENT,
+               "absent secret is -ENOENT");
+        ok(!why, "no refusal for an absent file");
         ok(write_file_atomic(path, "k", 1, 0600) == 0, "secret written");
-        fd = open_secret_file(path, S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH, &mode, &uid);
-        ok(fd >= 0 && mode == 0600 && uid == geteuid(), "0600 is accepted");
-        ok(fd >= 0 && read_full_fd(fd, 16, &s, NULL) == 0 && streq(s, "k"), "read from the fd");
-        if (fd >= 0)
-                close(fd);
+        ok(read_secret_file(path, 16, rw, 0600, &s, NULL, &why) == 0 && !why, "0600 is accepted");
+        ok(s && streq(s, "k"), "read whole");
+        free(s);
+        s = NULL;
         ok(chmod(path, 0640) == 0, "chmod");
-        is_int(open_secret_file(path, S_IRGRP | S_IWOTH, &mode, &uid), -EPERM, "group-readable refused");
-        is_int(mode, 0640, "its mode reported");
-        fd = open_secret_file(path, S_IWGRP | S_IWOTH, &mode, &uid);
-        ok(fd >= 0, "allowed when only writing is forbidden");
-        if (fd >= 0)
-                close(fd);
-        is_int(open_secret_file(tmp, S_IWOTH, &mode, &uid), -EBADFD, "a directory is not a secret file");
+        is_int(read_secret_file(path, 16, S_IRGRP | S_IWOTH, 0600, &s, NULL, &why), -EPERM, "group-readable refused");
+        ok(why && strstr(why, "is readable or writable by its group or others (mode 0640): refused. Fix: chmod 0600 ") &&
+           !s, "its mode reported, with the fix, nothing read");
+        free(why);
+        why = NULL;
+        ok(read_secret_file(path, 16, S_IWGRP | S_IWOTH, 0600, &s, NULL, &why) == 0 && !why,
+           "allowed when only writing is forbidden");
+        is_int(read_secret_file(tmp, 16, S_IWOTH, 0600, &s, NULL, &why), -EBADFD, "a directory is not a secret file");
+        ok(why && streq(why, "is not a regular file."), "and says so");
         unlink(path);
 }
 
