@@ -46,10 +46,11 @@ static json_object *view_instance(const PciDevice *parent, const MdevInstance *x
         return o;
 }
 
-/* How a definition and the kernel differ, for people; NULL when they agree. */
-static char *definition_differs(const Inventory *inv, const MdevDefinition *def) {
-        const MdevInstance *x = NULL;
-        const PciDevice *p = mdev_find_parent(inv, def->uuid, &x), *want = inventory_find(inv, def->parent);
+/* How a definition and the kernel differ, for people; NULL when they agree.
+ * p and x: the instance with the definition's UUID and its parent, or NULL. */
+static char *definition_differs(const Inventory *inv, const MdevDefinition *def, const PciDevice *p,
+                                const MdevInstance *x) {
+        const PciDevice *want = inventory_find(inv, def->parent);
         char *s = NULL;
         int k = 0;
 
@@ -71,16 +72,18 @@ static char *definition_differs(const Inventory *inv, const MdevDefinition *def)
 static json_object *view_definition(const Inventory *inv, const MdevDefinition *def) {
         json_object *o = json_object_new_object();
         _cleanup_free_ char *differs = NULL;
+        const MdevInstance *x;
+        const PciDevice *p = mdev_find_parent(inv, def->uuid, &x);
 
         if (!o)
                 return NULL;
-        differs = definition_differs(inv, def);
+        differs = definition_differs(inv, def, p, x);
         json_add_str(o, "uuid", def->uuid);
         json_add_str(o, "parent", def->parent);
         json_add_str(o, "type", def->type);
         json_add_str(o, "start", def->error ? NULL : def->auto_start ? "auto" : "manual");
         json_add_int(o, "attrs", (int64_t) def->n_attrs);
-        json_add(o, "active", json_object_new_boolean(mdev_find_parent(inv, def->uuid, NULL) != NULL));
+        json_add(o, "active", json_object_new_boolean(p != NULL));
         json_add_str(o, "differs", differs);
         return o;
 }

@@ -616,9 +616,13 @@ static int next_group(const char *root) {
         int max = -1;
 
         free(p);
-        while (d && (de = readdir(d)))
-                if (de->d_name[0] != '.' && atoi(de->d_name) > max)
-                        max = atoi(de->d_name);
+        while (d && (de = readdir(d))) {
+                char *end;
+                long n = strtol(de->d_name, &end, 10);
+
+                if (de->d_name[0] != '.' && *end == 0 && n > max && n < INT_MAX)
+                        max = (int) n;
+        }
         if (d)
                 closedir(d);
         return max + 1;
