@@ -67,6 +67,7 @@ EXTRA_DIST += \
 	tests/integration/test_operations.py \
 	tests/integration/test_events.py \
 	tests/integration/test_representations.py \
+	tests/integration/test_load.py \
 	tests/bench/bench.py \
 	tests/bench/bench-events.py \
 	tests/data/sysfs/README.md \
