@@ -397,6 +397,7 @@ static int start_metrics_listener(sd_event *event, AgentContext *ctx, const Agen
         r = web_server_new(event, ctx, &(WebServerConfig) { .listen = cfg->metrics_listen,
                                                            .connection_limit = 16, .per_ip_limit = 8,
                                                            .timeout_sec = cfg->timeout_sec,
+                                                           .request_timeout_sec = cfg->request_timeout_sec,
                                                            .allow_plain_http = cfg->allow_plain_http,
                                                            .metrics_only = true }, ret);
         if (r < 0)
@@ -487,6 +488,7 @@ static int run(AgentConfig *cfg, const Options *o) {
                                                             .connection_limit = cfg->connection_limit,
                                                             .per_ip_limit = cfg->per_ip_limit,
                                                             .timeout_sec = cfg->timeout_sec,
+                                                            .request_timeout_sec = cfg->request_timeout_sec,
                                                             .allow_plain_http = cfg->allow_plain_http,
                                                             .tls = use_tls ? &tls : NULL,
                                                             .events = {

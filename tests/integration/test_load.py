@@ -305,3 +305,64 @@ def test_slow_readers_of_the_largest_body(large_root, tmp_path, start_agent):
     for s, _ in slow:
         s.close()
     assert wait_fds(agent, baseline) <= baseline, f"{fd_count(agent)} fds open, {baseline} before"
+
+
+def test_slow_request_senders_are_cut_off(root, tmp_path, start_agent):
+    """Clients that are never idle yet never finish a request: 100 from one
+    address sending their headers a byte every 0.5 s (slowloris), 8 from
+    another sending a body that way. libmicrohttpd's idle timeout
+    (connection_timeout) never fires on them; request_timeout does, for
+    each, while 127.0.0.2 is answered throughout, and a kept-alive client
+    that asks every second for longer than request_timeout is not cut."""
+    agent = start_agent(root, "--config", str(config(tmp_path, connection_timeout=2, request_timeout=4)))
+    time.sleep(0.5)
+    baseline = fd_count(agent)
+    probe = Prober(agent)
+    head = request_bytes("/v1/host")
+    upload = (b"POST /v1/inventory/rescan HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+              + token_for("operator").encode() + b"\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n")
+    body = b"{" + b" " * 198 + b"}"
+    senders = [(connect(agent), head) for _ in range(100)]
+    uploaders = [connect(agent, "127.0.0.4") for _ in range(8)]
+    for s in uploaders:
+        s.sendall(upload)
+    senders += [(s, body) for s in uploaders]
+    t_open = time.monotonic()
+    time.sleep(0.5)
+    held = [s for s, _ in senders if server_holds(agent, s)]
+    assert len(held) == 64 + 8, f"{len(held)} slow senders held, expected 64 (the per-IP limit) + 8"
+    keep = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=30, source_address=("127.0.0.5", 0))
+    kept_answers = 0
+    cut = {}
+    sent = 0
+    while (len(cut) < len(held) or time.monotonic() - t_open < 10) and time.monotonic() - t_open < 30:
+        for s, data in senders:
+            if s in cut or sent >= len(data):
+                continue
+            try:
+                s.send(data[sent:sent + 1])
+            except OSError:
+                pass
+        sent += 1
+        for s in held:
+            if s not in cut and not server_holds(agent, s):
+                cut[s] = time.monotonic() - t_open
+        keep.request("GET", "/v1/host", headers={"Authorization": f"Bearer {READER}"})
+        r = keep.getresponse()
+        r.read()
+        assert r.status == 200, r.status
+        kept_answers += 1
+        time.sleep(0.5)
+    keep.close()
+    n, worst = probe.finish()
+    times = sorted(cut.values())
+    print(f"slow senders: {len(held)} held, {len(cut)} cut after {times[0] if times else -1:.1f} to "
+          f"{times[-1] if times else -1:.1f} s; a kept-alive client got {kept_answers} answers on one connection; "
+          f"other client {n} answers (worst {worst * 1000:.0f} ms)")
+    assert len(cut) == len(held), f"{len(held) - len(cut)} slow senders still held after 30 s"
+    assert times[-1] < 4 + 10, f"a slow sender was cut only after {times[-1]:.1f} s (request_timeout = 4)"
+    assert kept_answers >= 10, "the kept-alive client was cut"
+    for s, _ in senders:
+        s.close()
+    assert wait_fds(agent, baseline) <= baseline, f"{fd_count(agent)} fds open, {baseline} before"
+    assert "request_timeout" in agent.log_text()
