@@ -496,6 +496,7 @@ static int run(AgentConfig *cfg, const Options *o) {
                                                                 .queue_bytes = cfg->events_queue_bytes,
                                                                 .per_client = cfg->events_per_client,
                                                                 .max_streams = cfg->events_max_streams,
+                                                                .unacked_sec = cfg->timeout_sec,
                                                             } }, &web);
         if (r < 0) {
                 sd_event_unref(event);

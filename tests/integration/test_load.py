@@ -16,6 +16,7 @@ import select
 import shutil
 import socket
 import struct
+import subprocess
 import tempfile
 import threading
 import time
@@ -366,3 +367,87 @@ def test_slow_request_senders_are_cut_off(root, tmp_path, start_agent):
         s.close()
     assert wait_fds(agent, baseline) <= baseline, f"{fd_count(agent)} fds open, {baseline} before"
     assert "request_timeout" in agent.log_text()
+
+
+# Run under `unshare -n` (a network namespace of its own, its loopback up):
+# an agent, a healthy event stream from 127.0.0.10 and one from 127.0.0.9
+# whose client then vanishes (a blackhole route: nothing reaches it, no RST
+# comes back). Prints, as JSON, when the agent let go of the vanished one
+# and how many heartbeats the healthy one got meanwhile.
+VANISHED_PEER = r"""
+import json, socket, subprocess, sys, threading, time
+binary, root, tokens, conf, token = sys.argv[1:6]
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+agent = subprocess.Popen([binary, "--root", root, "--listen", f"127.0.0.1:{port}", "--tokens", tokens,
+                          "--config", conf, "--log-level", "debug"], stdout=sys.stderr, stderr=sys.stderr)
+for _ in range(400):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        break
+    except OSError:
+        time.sleep(0.05)
+def stream(source):
+    s = socket.socket()
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(f"GET /v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+              f"Authorization: Bearer {token}\r\n\r\n".encode())
+    got = b""
+    while b"event: hello" not in got:
+        got += s.recv(4096)
+    return s
+def held(client):
+    me = f":{client.getsockname()[1]:04X}"
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        f = line.split()
+        if f[1].endswith(f":{port:04X}") and f[2].endswith(me):
+            return f[3] in ("01", "08")
+    return False
+healthy, gone = stream("127.0.0.10"), stream("127.0.0.9")
+beats = [0]
+def read():
+    while (b := healthy.recv(4096)):
+        beats[0] += b.count(b": heartbeat")
+threading.Thread(target=read, daemon=True).start()
+subprocess.run(["ip", "route", "add", "blackhole", "127.0.0.9/32", "table", "local"], check=True)
+t = time.monotonic()
+while held(gone) and time.monotonic() - t < 60:
+    time.sleep(0.2)
+cut = time.monotonic() - t if not held(gone) else None
+before = beats[0]
+time.sleep(2.5)
+print(json.dumps({"cut": cut, "beats": before, "beats_after": beats[0] - before, "alive": agent.poll() is None}))
+agent.terminate()
+agent.wait(30)
+"""
+
+
+def can_unshare_net():
+    return shutil.which("unshare") and shutil.which("ip") and subprocess.run(
+        ["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not can_unshare_net(), reason="needs unshare -n and ip (a network namespace of its own)")
+def test_event_stream_of_a_vanished_client_ends(root, tmp_path):
+    """An event stream has no idle timeout (heartbeats keep it busy), so a
+    client that vanished without a reset (its host gone, a NAT entry
+    dropped) held its stream until TCP gave up retransmitting, about 15
+    minutes; events_max_streams of them shut everyone out. Its heartbeats
+    go unacknowledged: after connection_timeout of that the agent ends it,
+    while a healthy stream goes on."""
+    from conftest import BINARY, write_tokens
+    tokens = write_tokens(tmp_path / "tokens")
+    conf = config(tmp_path, connection_timeout=3, events_heartbeat_sec=1)
+    done = subprocess.run(["unshare", "-n", "/usr/bin/python3", "-c", VANISHED_PEER, str(BINARY), str(root),
+                           str(tokens), str(conf), READER], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"vanished stream client: let go of after {out['cut']} s; the healthy stream got {out['beats']} "
+          f"heartbeats meanwhile and {out['beats_after']} after")
+    assert out["alive"], done.stderr[-3000:]
+    assert out["cut"] is not None, "the vanished client's stream was still held after 60 s"
+    assert out["cut"] < 3 + 1 + 15, f"the vanished client's stream was let go of only after {out['cut']:.1f} s"
+    assert out["beats_after"] >= 1, "the healthy stream stopped"
