@@ -68,6 +68,9 @@ EXTRA_DIST += \
 	tests/integration/test_events.py \
 	tests/integration/test_representations.py \
 	tests/integration/test_load.py \
+	tests/integration/test_metrics.py \
+	tests/integration/test_reload.py \
+	tests/integration/test_sriov.py \
 	tests/bench/bench.py \
 	tests/bench/bench-events.py \
 	tests/soak/soak.py \
