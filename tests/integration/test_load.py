@@ -1,6 +1,7 @@
 """The agent under load and hostile clients: hundreds of idle connections
 from one address, thousands of concurrent requests from several, slow
-readers of the largest body and clients that hang up mid-reply. Each test
+readers of the largest body, clients that hang up mid-reply, send their
+requests a byte at a time, or vanish under an event stream. Each test
 proves that other clients are served meanwhile, that nothing hangs, and
 that the agent's file descriptors come back to where they were.
 
@@ -147,7 +148,11 @@ def test_idle_connections_of_one_address_leave_others_served(root, tmp_path, sta
     for _ in range(500):
         socks.append(connect(agent))
     t_open = time.monotonic()
-    time.sleep(1.5)
+    refused = readable(socks)
+    while len(refused) < 500 - 64 and time.monotonic() - t_open < 10:
+        time.sleep(0.2)
+        refused = readable(socks)
+    time.sleep(0.5)  # and no more than those
     refused = readable(socks)
     assert all(closed_by_peer(s) for s in refused), "an idle connection got bytes"
     kept = [s for s in socks if s not in refused]
@@ -329,11 +334,14 @@ def test_slow_request_senders_are_cut_off(root, tmp_path, start_agent):
         s.sendall(upload)
     senders += [(s, body) for s in uploaders]
     t_open = time.monotonic()
-    time.sleep(0.5)
-    held = [s for s, _ in senders if server_holds(agent, s)]
+    held = []
+    while len(held) < 64 + 8 and time.monotonic() - t_open < 3:
+        time.sleep(0.2)
+        held = [s for s, _ in senders if server_holds(agent, s)]
     assert len(held) == 64 + 8, f"{len(held)} slow senders held, expected 64 (the per-IP limit) + 8"
     keep = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=30, source_address=("127.0.0.5", 0))
     kept_answers = 0
+    kept_since = time.monotonic()
     cut = {}
     sent = 0
     while (len(cut) < len(held) or time.monotonic() - t_open < 10) and time.monotonic() - t_open < 30:
@@ -353,16 +361,18 @@ def test_slow_request_senders_are_cut_off(root, tmp_path, start_agent):
         r.read()
         assert r.status == 200, r.status
         kept_answers += 1
+        kept_for = time.monotonic() - kept_since
         time.sleep(0.5)
     keep.close()
     n, worst = probe.finish()
     times = sorted(cut.values())
     print(f"slow senders: {len(held)} held, {len(cut)} cut after {times[0] if times else -1:.1f} to "
-          f"{times[-1] if times else -1:.1f} s; a kept-alive client got {kept_answers} answers on one connection; "
+          f"{times[-1] if times else -1:.1f} s; a kept-alive client got {kept_answers} answers on one connection "
+          f"over {kept_for:.1f} s; "
           f"other client {n} answers (worst {worst * 1000:.0f} ms)")
     assert len(cut) == len(held), f"{len(held) - len(cut)} slow senders still held after 30 s"
     assert times[-1] < 4 + 10, f"a slow sender was cut only after {times[-1]:.1f} s (request_timeout = 4)"
-    assert kept_answers >= 10, "the kept-alive client was cut"
+    assert kept_for > 4 + 2, f"the kept-alive client was served for {kept_for:.1f} s only"
     for s, _ in senders:
         s.close()
     assert wait_fds(agent, baseline) <= baseline, f"{fd_count(agent)} fds open, {baseline} before"
