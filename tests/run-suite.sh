@@ -4,9 +4,8 @@
 # -Werror, once with AddressSanitizer and UndefinedBehaviorSanitizer — and
 # runs `make check` (unit tests and the integration suite against fixture
 # trees and real kernel snapshots) in both, a 5-minute soak against the
-# sanitized build, the real-kernel tier (Debian's
-# kernel under QEMU, `make check-vm`) once, the benchmarks briefly, and
-# `make distcheck` once; then the Debian package is built, linted, installed
+# sanitized build, the real-kernel tier (Debian's kernel under QEMU,
+# `make check-vm`) once, the benchmarks briefly, and `make distcheck` once; then the Debian package is built, linted, installed
 # and purged and the RPM spec built (tests/packaging), and the Ansible
 # collection is checked and driven against real agents (tests/ansible).
 # Ends with the line "N passed, N failed".
