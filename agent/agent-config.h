@@ -13,6 +13,7 @@ typedef struct AgentConfig {
         unsigned connection_limit;
         unsigned per_ip_limit;
         unsigned timeout_sec;
+        unsigned request_timeout_sec; /* a whole request (headers, body) within this of the connection ready */
 
         char *state_dir;         /* NULL: var/lib/hostdevd under the root */
         char *tokens;            /* NULL: HOSTDEVD_CONFDIR/tokens under the root */

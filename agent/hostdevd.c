@@ -425,6 +425,7 @@ static int start_metrics_listener(sd_event *event, AgentContext *ctx, const Agen
         r = web_server_new(event, ctx, &(WebServerConfig) { .listen = cfg->metrics_listen,
                                                            .connection_limit = 16, .per_ip_limit = 8,
                                                            .timeout_sec = cfg->timeout_sec,
+                                                           .request_timeout_sec = cfg->request_timeout_sec,
                                                            .allow_plain_http = cfg->allow_plain_http,
                                                            .metrics_only = true }, ret);
         if (r < 0)
@@ -516,6 +517,7 @@ static int run(AgentConfig *cfg, const Options *o) {
                                                             .connection_limit = cfg->connection_limit,
                                                             .per_ip_limit = cfg->per_ip_limit,
                                                             .timeout_sec = cfg->timeout_sec,
+                                                            .request_timeout_sec = cfg->request_timeout_sec,
                                                             .allow_plain_http = cfg->allow_plain_http,
                                                             .tls = use_tls ? &tls : NULL,
                                                             .events = {
@@ -523,6 +525,7 @@ static int run(AgentConfig *cfg, const Options *o) {
                                                                 .queue_bytes = cfg->events_queue_bytes,
                                                                 .per_client = cfg->events_per_client,
                                                                 .max_streams = cfg->events_max_streams,
+                                                                .unacked_sec = cfg->timeout_sec,
                                                             } }, &web);
         if (r < 0) {
                 sd_event_unref(event);

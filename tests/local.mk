@@ -71,8 +71,10 @@ EXTRA_DIST += \
 	tests/integration/test_metrics.py \
 	tests/integration/test_sriov.py \
 	tests/integration/test_mdev.py \
+	tests/integration/test_load.py \
 	tests/bench/bench.py \
 	tests/bench/bench-events.py \
+	tests/soak/soak.py \
 	tests/data/sysfs/README.md \
 	tests/data/sysfs/intel-gpu-like.tar.gz \
 	tests/data/sysfs/intel-gpu-like-vfio-bound.tar.gz \

@@ -3,9 +3,9 @@
 # installs what the tests need, then builds twice from this tree — once with
 # -Werror, once with AddressSanitizer and UndefinedBehaviorSanitizer — and
 # runs `make check` (unit tests and the integration suite against fixture
-# trees and real kernel snapshots) in both, the real-kernel tier (Debian's
-# kernel under QEMU, `make check-vm`) once, the benchmarks briefly, and
-# `make distcheck` once; then the Debian package is built, linted, installed
+# trees and real kernel snapshots) in both, a 5-minute soak against the
+# sanitized build, the real-kernel tier (Debian's kernel under QEMU,
+# `make check-vm`) once, the benchmarks briefly, and `make distcheck` once; then the Debian package is built, linted, installed
 # and purged and the RPM spec built (tests/packaging), and the Ansible
 # collection is checked and driven against real agents (tests/ansible).
 # Ends with the line "N passed, N failed".
@@ -83,6 +83,20 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 variant plain
 variant sanitize --enable-asan --enable-ubsan
+
+# The soak (tests/soak/soak.py) for 5 minutes against the sanitized build:
+# mixed reads and changes, event streams, reloads and restarts, then no
+# sanitizer report, flat RSS, descriptors back. One pass or one failure.
+echo "=== soak: 5 minutes under ASan+UBSan"
+if /usr/bin/python3 "$top/tests/soak/soak.py" --binary "$top/build-sanitize/hostdevd" --duration 300 \
+        >"$top/build-sanitize/soak.out" 2>&1; then
+        passed=$((passed + 1))
+        grep -a -E '^(soak| +(run|errors))' "$top/build-sanitize/soak.out"
+else
+        failed=$((failed + 1))
+        echo "soak.py failed:"
+        tail -n 40 "$top/build-sanitize/soak.out"
+fi
 
 echo "=== real-kernel tier: make check-vm"
 make -C "$top/build-plain" check-vm >"$top/build-plain/check-vm.out" 2>&1

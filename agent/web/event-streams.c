@@ -15,6 +15,7 @@
  * own unless noted below; heartbeats are the comment ": heartbeat\n\n". */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,7 @@ static EventStream *stream_new(EventStreams *s, struct MHD_Connection *c) {
         const union MHD_ConnectionInfo *ci;
         EventStream *e = calloc(1, sizeof(EventStream));
         int sndbuf = (int) MIN(s->cfg.queue_bytes, (size_t) SOCKET_BUFFER_MAX);
+        unsigned unacked_ms = s->cfg.unacked_sec * 1000u;
 
         if (!e)
                 return NULL;
@@ -299,10 +301,18 @@ static EventStream *stream_new(EventStreams *s, struct MHD_Connection *c) {
                        ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                               : sizeof(struct sockaddr_in));
         /* The kernel's buffer is bounded as well as the queue: a consumer
-         * that stops reading is noticed after about 3 x queue_bytes. */
+         * that stops reading is noticed after about 3 x queue_bytes. And a
+         * stream has no idle timeout (heartbeats keep it busy), so a client
+         * gone without a reset would hold it until TCP gave up
+         * retransmitting (about 15 minutes): bytes unacknowledged for
+         * unacked_sec (or a window shut that long) end it instead. */
         ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (ci)
+        if (ci) {
                 (void) setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+                if (unacked_ms > 0)
+                        (void) setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &unacked_ms,
+                                          sizeof unacked_ms);
+        }
         return e;
 }
 

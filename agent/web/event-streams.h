@@ -19,6 +19,7 @@ typedef struct EventStreamsConfig {
         size_t queue_bytes;      /* unsent bytes one stream may hold */
         unsigned per_client;     /* streams one client address may hold */
         unsigned max_streams;    /* streams in all */
+        unsigned unacked_sec;    /* a stream whose bytes go unacknowledged this long ends; 0: TCP's own */
 } EventStreamsConfig;
 
 #define EVENTS_DEFAULT_HEARTBEAT_SEC 15

@@ -16,6 +16,7 @@ libweb_a_SOURCES = \
 	agent/web/router.c agent/web/router.h \
 	agent/web/metrics.c agent/web/metrics.h \
 	agent/web/event-streams.c agent/web/event-streams.h \
+	agent/web/request-deadline.c agent/web/request-deadline.h \
 	agent/web/server.c agent/web/server.h \
 	agent/web/views.c agent/web/views.h \
 	agent/web/views-inventory.c agent/web/views-inventory.h \

@@ -25,6 +25,7 @@
 #include "json-util.h"
 #include "metrics.h"
 #include "problem.h"
+#include "request-deadline.h"
 #include "resources.h"
 #include "router.h"
 #include "server.h"
@@ -36,10 +37,23 @@ struct WebServer {
         AgentContext *ctx;
         RenderCache *cache;
         EventStreams *streams;
+        RequestDeadlines *deadlines;
         unsigned port;
         bool tls;
         bool metrics_only;   /* the metrics listener: GET /metrics, no authentication */
 };
+
+/* What is kept per connection (its socket context), for all its requests. */
+typedef struct Peer {
+        TlsPeer tls;          /* over TLS: the client certificate, as last verified */
+        RequestClock clock;   /* the next request's deadline */
+} Peer;
+
+static Peer *peer_of(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        return ci ? ci->socket_context : NULL;
+}
 
 static void request_free(Request *r) {
         if (!r)
@@ -73,7 +87,10 @@ static const Route *route_of(const Request *r) {
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
         WebServer *s = cls;
         Request *r = *con_cls;
+        Peer *p = peer_of(c);
 
+        if (p)
+                request_clock_restart(&p->clock);
         if (r && r->status && s->ctx->metrics)
                 web_metrics_request(s->ctx->metrics, s->metrics_only ? NULL : route_of(r), r->method, r->status,
                                     now_monotonic_usec() - r->start_usec);
@@ -85,17 +102,25 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         *con_cls = NULL;
 }
 
-/* Over TLS each connection keeps its client certificate's verification. An
- * allocation failure leaves none: every request then verifies afresh. */
+/* Each connection has a Peer: its request deadline and, over TLS, its client
+ * certificate's verification. An allocation failure leaves none: the
+ * connection then has no deadline but the idle timeout, and over TLS every
+ * request verifies afresh. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
         WebServer *s = cls;
+        Peer *p;
 
-        if (toe == MHD_CONNECTION_NOTIFY_STARTED && s->tls)
-                *socket_context = calloc(1, sizeof(TlsPeer));
-        else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
-                tls_peer_done(*socket_context);
-                free(*socket_context);
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                p = calloc(1, sizeof(Peer));
+                if (p)
+                        request_clock_start(s->deadlines, &p->clock, c);
+                *socket_context = p;
+        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+                p = *socket_context;
+                request_clock_remove(s->deadlines, &p->clock);
+                tls_peer_done(&p->tls);
+                free(p);
                 *socket_context = NULL;
         }
 }
@@ -205,11 +230,10 @@ static const char *bearer_token(const Request *r) {
 static bool authenticate_certificate(Request *r, enum MHD_Result *ret) {
         _cleanup_(tls_peer_done) TlsPeer once = {};
         const union MHD_ConnectionInfo *ci;
-        TlsPeer *p;
+        Peer *peer = peer_of(r->connection);
+        TlsPeer *p = peer ? &peer->tls : &once;
         int k;
 
-        ci = MHD_get_connection_info(r->connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        p = ci && ci->socket_context ? ci->socket_context : &once;
         ci = MHD_get_connection_info(r->connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         k = ci && ci->tls_session ? tls_peer_verify(p, ci->tls_session) : -EIO;
         if (k == -ENOKEY)
@@ -425,6 +449,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         WebServer *s = cls;
         Request *r = *con_cls;
         enum MHD_Result ret;
+        Peer *p;
 
         if (!r) {
                 r = calloc(1, sizeof(Request));
@@ -454,6 +479,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 *upload_data_size = 0;
                 return MHD_YES;
         }
+        p = peer_of(c);
+        if (p)
+                request_clock_stop(&p->clock); /* all of it arrived */
         ret = s->metrics_only ? dispatch_metrics(r) : dispatch(r);
         log_debug("%s %s: %u", method, url, r->status);
         if (is_mutating(method) && !s->metrics_only)
@@ -565,6 +593,9 @@ int web_server_new(sd_event *event, AgentContext *ctx, const WebServerConfig *cf
                 ctx->tls = s->tls;
                 ctx->streams = s->streams;
         }
+        r = request_deadlines_new(event, cfg->request_timeout_sec, &s->deadlines);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up request deadlines: %m");
         r = parse_listen(cfg->listen, &sa, &sa_len);
         if (r < 0)
                 return log_error_errno(r, "Invalid listen address '%s': expected HOST:PORT or [IPV6]:PORT.", cfg->listen);
@@ -668,6 +699,7 @@ WebServer *web_server_free(WebServer *s) {
                 MHD_stop_daemon(s->mhd);
         }
         event_streams_free(s->streams);
+        request_deadlines_free(s->deadlines);
         render_cache_free(s->cache);
         free(s);
         return NULL;

@@ -14,6 +14,7 @@ typedef struct WebServerConfig {
         unsigned connection_limit;   /* all clients */
         unsigned per_ip_limit;       /* one client address */
         unsigned timeout_sec;        /* idle connection timeout */
+        unsigned request_timeout_sec; /* a whole request, from the connection ready for it */
         bool allow_plain_http;       /* beyond loopback (else refused at start) */
         const TlsCredentials *tls;   /* mutual TLS; NULL: plain HTTP. Outlives the server */
         EventStreamsConfig events;   /* GET /v1/events, following ctx->events */

@@ -305,3 +305,23 @@ def test_connection_limits_and_idle_timeout(root, tmp_path, start_agent):
         c.close()
     assert time.monotonic() - t < 8, "idle connections were not closed"
     assert agent.get("/v1/host").status == 200
+
+
+def test_every_json_get_answers_304_to_its_etag(agent):
+    """Every 200 of a JSON resource has an ETag, and If-None-Match with it
+    answers 304 (reply_rendered() serves them all): the contract says so
+    for each, or a poller's 304 fails its client's validation."""
+    from conftest import SPEC
+    op = agent.request("/v1/maintenance", method="PUT", data=b'{"enabled": false}', role="operator")
+    assert op.status == 200
+    paths = ["/v1/devices/0000:00:02.0/driver", "/v1/passthrough/bindings", "/v1/maintenance", "/v1/operations",
+             "/v1/kernel-cmdline", "/v1/kernel-cmdline/presets"]
+    for path in sorted(SPEC.document["paths"]):
+        if "{" not in path and "get" in SPEC.document["paths"][path] and path not in paths \
+                and path not in ("/v1/events", "/v1/metrics"):  # a stream; counters that move with each request
+            paths.append(path)
+    for path in paths:
+        r = agent.get(path)
+        assert r.status == 200 and r.headers["etag"], (path, r)
+        again = agent.get(path, headers=[f"If-None-Match: {r.headers['etag']}"])
+        assert again.status == 304 and again.body == b"", (path, again)
