@@ -1,6 +1,6 @@
 """Crash consistency of the agent's writes, proved by killing it (SIGKILL) at
 every write point and by failing each write in turn, for bootloader edits on
-every editable backend.
+every editable backend and for vfio-pci group bindings on the kernel double.
 
 The write points are counted by tests/mock/faultinject.so: a trace run
 (HOSTDEVD_CRASH=...:0) lists the K calls an edit makes (write, fsync, rename,
@@ -33,6 +33,7 @@ import time
 import pytest
 
 from conftest import BINARY, FAULTINJECT, hammer
+from test_binding import AUDIO, GPU, PCIMOCK, make_tree, sysfs_driver
 from test_kernel_cmdline import bootloader_files, make_root, maintenance, temp_files
 
 pytestmark = pytest.mark.skipif(not FAULTINJECT.exists(), reason=f"{FAULTINJECT} not built (make check builds it)")
@@ -51,7 +52,9 @@ EDITS = {"append": ("base", FORWARD, "added", REVERSE), "delete": ("added", REVE
 STATE = "var/lib/hostdevd"
 JOURNAL = STATE + "/kernel-cmdline.journal"
 LEDGER = STATE + "/kernel-cmdline.owned"
+BINDINGS = STATE + "/vfio-bindings"
 FILE_OPS = "write,fsync,rename,unlink"
+SYSFS_OPS = "write,fsync,rename"  # the kernel double unlinks symlinks itself: not the agent's
 
 
 def preload_env(*objects):
@@ -322,3 +325,93 @@ def test_every_failed_write_of_an_edit_changes_nothing(tmp_path, start_agent, ca
         restart(s.agent, fault_env(s.root, "write", errno, k + 1))
         s.go(end)
         restart(s.agent, base_env)
+
+
+# ---- bindings on the kernel double ----
+
+ORIGINAL = {GPU: "nouveau", AUDIO: "snd_hda_intel"}
+
+
+def binding_state(agent, tree):
+    """'bound' or 'released', checked: sysfs, GET /v1/devices and the records agree."""
+    sysfs = {a: sysfs_driver(tree, a) for a in ORIGINAL}
+    api = {a: agent.get_json(f"/v1/devices/{a}")["driver"] for a in ORIGINAL}
+    assert api == sysfs, (api, sysfs)
+    listing = agent.get_json("/v1/passthrough/bindings")
+    if sysfs == {a: "vfio-pci" for a in ORIGINAL}:
+        assert listing["count"] == 1, listing
+        b = listing["bindings"][0]
+        assert b["in_effect"], b
+        assert {m["address"]: m["original_driver"] for m in b["members"]} == ORIGINAL, b
+        return "bound"
+    assert sysfs == ORIGINAL, f"the group is neither bound nor released: {sysfs}"
+    assert listing["count"] == 0, listing
+    for a in ORIGINAL:
+        assert agent.get_json(f"/v1/devices/{a}")["driver_override"] is None, a
+    return "released"
+
+
+def bind_change(agent, bound, persistent):
+    if bound:
+        return start_request(agent, "PUT", f"/v1/devices/{GPU}/driver",
+                             {"driver": "vfio-pci", "persistent": persistent})
+    return start_request(agent, "DELETE", f"/v1/devices/{AUDIO}/driver", None)
+
+
+def bind_go(agent, tree, want, persistent):
+    """Brings the group to want ("bound", "released") with a working request."""
+    if binding_state(agent, tree) != want:
+        state, op = outcome(agent, bind_change(agent, want == "bound", persistent))
+        assert state == "succeeded" and op["result"]["outcome"] == "done", op
+    assert binding_state(agent, tree) == want
+    if want == "released":
+        assert not (tree / "dev/vfio/9").exists()
+
+
+@pytest.mark.skipif(not PCIMOCK.exists(), reason=f"{PCIMOCK} not built (make check builds it)")
+@pytest.mark.parametrize("persistent", [False, True])
+@pytest.mark.parametrize("change", ["bind", "release"])
+def test_kill_9_at_every_write_point_of_a_group_binding(tmp_path, start_agent, change, persistent):
+    tree = make_tree(tmp_path)
+    mock = {"PCIMOCK_ROOT": str(tree)}
+    base_env = {**preload_env(PCIMOCK), **mock}
+    agent = start_agent(tree, env=base_env)
+    start, end = ("released", "bound") if change == "bind" else ("bound", "released")
+
+    def crash(when, n):
+        return {**crash_env(tree, when, n, ops=SYSFS_OPS, extra=(PCIMOCK,)), **mock}
+
+    bind_go(agent, tree, start, persistent)
+    calls = trace(agent, crash("before", 0), lambda: bind_go(agent, tree, end, persistent))
+    assert any("driver_override" in p for _, p in calls) and any(BINDINGS in p for _, p in calls), calls
+    restart(agent, base_env)
+    bind_go(agent, tree, start, persistent)
+
+    for n in range(1, len(calls) + 1):
+        for when in ("before", "after"):
+            what = f"{change}: killed {when} call {n} of {len(calls)} ({' '.join(calls[n - 1])})"
+            op_id = None
+            try:
+                restart(agent, crash(when, n))
+            except RuntimeError:  # the start's own writes (re-applying a persistent binding) were counted
+                assert agent.proc.returncode == -signal.SIGKILL, (what, agent.log_text()[-3000:])
+            else:
+                op_id = bind_change(agent, end == "bound", persistent)
+                state, _ = outcome(agent, op_id)
+                assert state == "killed", f"{what}: {state}"
+            agent.env = base_env
+            agent.start()
+            try:
+                got = binding_state(agent, tree)
+            except AssertionError as e:
+                raise AssertionError(f"{what}: {e}") from e
+            if op_id:
+                op = agent.get_json(f"/v1/operations/{op_id}")
+                assert op["state"] == "failed" and "agent stopped" in op["error"], (what, op)
+            if got == "bound":  # a release afterwards restores the original drivers
+                bind_go(agent, tree, "released", persistent)
+            bind_go(agent, tree, start, persistent)
+    restart(agent, crash("before", len(calls) + 1))
+    state, op = outcome(agent, bind_change(agent, end == "bound", persistent))
+    assert state == "succeeded", op
+    assert binding_state(agent, tree) == end
