@@ -22,8 +22,9 @@ the group wholly bound or wholly on its original drivers, as sysfs, GET
 How many kills run: HOSTDEVD_CRASH_ITERATIONS (N) per backend and per
 binding change. A bootloader edit's points are killed at in full when 2N/5
 covers them, else 2N/5 of them spread evenly, and timed random kills fill
-up to N; a binding change's, N of them (all when they are fewer). 0 runs
-every point and no random kill. The default keeps the file to about three
+up to N; a binding change's, N of them (all when they are fewer). A sample
+always has the moment after each write (the middle of an atomic write, or
+the torn file of one that is not). 0 runs every point and no random kill. The default keeps the file to about three
 minutes on the plain build (6 and ENOSPC alone on a sanitized one). The
 long run of the README sets 220: every point, and over 1,000 kills across
 the five backends. Failed writes always cover every write.
@@ -219,13 +220,19 @@ class Setup:
         return got
 
 
-def sample(k, budget, salt):
-    """The points 1..k to kill at: all of them, or budget spread evenly (salt shifts them)."""
-    points = [(when, n) for n in range(1, k + 1) for when in ("before", "after")]
+def sample(calls, budget, salt):
+    """The points to kill at, (when, n) for calls 1..len(calls): all of them,
+    or, for a budget, the moment after each write (where a write that is not
+    atomic shows) and budget more spread evenly over the others (salt shifts
+    them)."""
+    points = [(when, n) for n in range(1, len(calls) + 1) for when in ("before", "after")]
     if budget <= 0 or budget >= len(points):
         return points
-    step = len(points) / budget
-    return [points[(int(i * step) + salt) % len(points)] for i in range(budget)]
+    writes = [("after", n) for n, (op, _) in enumerate(calls, 1) if op == "write"]
+    rest = [p for p in points if p not in writes]
+    k = min(max(budget - len(writes), 0), len(rest))
+    step = len(rest) / k if k else 0
+    return writes + [rest[(int(i * step) + salt) % len(rest)] for i in range(k)]
 
 
 def crash_points(s, edit, budget):
@@ -244,7 +251,7 @@ def crash_points(s, edit, budget):
     s.go(start)
 
     kills = 0
-    for when, n in sample(len(calls), budget, salt=len(edit)):
+    for when, n in sample(calls, budget, salt=len(edit)):
         restart(s.agent, crash_env(s.root, when, n))
         op_id = start_request(s.agent, "PATCH", "/v1/kernel-cmdline", body)
         state, _ = outcome(s.agent, op_id)
@@ -395,7 +402,7 @@ def test_kill_9_at_every_write_point_of_a_group_binding(tmp_path, start_agent, c
     restart(agent, base_env)
     bind_go(agent, tree, start, persistent)
 
-    points = sample(len(calls), ITERATIONS, salt=persistent)
+    points = sample(calls, ITERATIONS, salt=persistent)
     for when, n in points:
         what = f"{change}: killed {when} call {n} of {len(calls)} ({' '.join(calls[n - 1])})"
         op_id = None
