@@ -253,13 +253,12 @@ static int fail_interrupted(Store *store) {
                                     "write stands, but the regeneration tool may not have run to its end): GET "
                                     "/v1/kernel-cmdline shows what the files say; send the change again" },
                 { "bind", "the agent stopped while the group was being bound to vfio-pci; the binding record written "
-                          "before the first change was kept, and the recorded bindings were applied again at start "
-                          "(one of this boot stands as it is): GET /v1/devices/{address}/driver shows each device's "
-                          "driver; PUT again to finish binding the group, or DELETE to give it back" },
+                          "before the first change (with the original drivers) was kept, and the bind was carried to "
+                          "its end at this start: GET /v1/devices/{address}/driver shows each device's driver; "
+                          "DELETE gives the group back" },
                 { "release", "the agent stopped while the group was being given back to its drivers; the binding "
-                             "record stays until a release finishes, and the recorded bindings were applied again "
-                             "at start: GET /v1/devices/{address}/driver shows each device's driver; DELETE again "
-                             "to finish" },
+                             "record (with the original drivers) was kept until then, and the release was finished at "
+                             "this start: GET /v1/devices/{address}/driver shows each device's driver" },
         };
         uint64_t now = now_realtime_usec();
         int r;
@@ -369,7 +368,8 @@ static void reapply_bindings(HostState *state, const char *state_dir) {
                             : x->outcome == REAPPLY_FAILED                                ? LOG_ERR
                                                                                           : LOG_INFO;
 
-                changed = changed || x->outcome == REAPPLY_APPLIED || x->outcome == REAPPLY_FAILED;
+                changed = changed || x->outcome == REAPPLY_APPLIED || x->outcome == REAPPLY_FAILED ||
+                          x->outcome == REAPPLY_RELEASED;
                 log_full_errno(level, 0, "vfio-pci binding of IOMMU group %d (%s): %s%s%s", x->group, x->requested,
                                reapply_outcome_to_string(x->outcome), x->detail ? ": " : "", strempty(x->detail));
         }

@@ -18,6 +18,9 @@
  *  5. Verify: every file reads back byte for byte, and the setup detected
  *     again from disk gives every target exactly the planned arguments.
  *  6. Remove the journal (and fsync the state directory).
+ * With bootloader_apply_recorded(), hostdevd's ledger of the arguments it
+ * added is the plan's last file (backed up to AREA_STATE/backup/<its path>):
+ * the files and the ledger change together or not at all.
  * A failure in 4 or 5 restores every file of the plan from memory (created
  * files are removed), checks the restore, then removes the journal. A crash
  * leaves each file old or new (rename is atomic); if it happens between 3
@@ -239,11 +242,9 @@ static int write_all(const HostRoot *root, const BootPlan *plan, char **ret_erro
         return 0;
 }
 
-int bootloader_apply(const HostRoot *root, const BootPlan *plan, char **ret_error) {
+static int apply_files(const HostRoot *root, const BootPlan *plan, char **ret_error) {
         int r;
 
-        if (!root || !plan)
-                return -EINVAL;
         if (plan->conflicts && plan->conflicts[0])
                 return fail_text(ret_error, -EBUSY, "The plan has conflicts: %s", plan->conflicts[0]);
         if (plan->n_files == 0)
@@ -276,6 +277,44 @@ int bootloader_apply(const HostRoot *root, const BootPlan *plan, char **ret_erro
         if (r < 0)
                 return r;
         return remove_journal(root);
+}
+
+int bootloader_apply(const HostRoot *root, const BootPlan *plan, char **ret_error) {
+        return bootloader_apply_recorded(root, plan, NULL, ret_error);
+}
+
+/* The ledger's file is one more file of the plan, written last: backed up,
+ * journaled and rolled back with the others, so that no crash and no failed
+ * write leaves files and ledger disagreeing. */
+int bootloader_apply_recorded(const HostRoot *root, const BootPlan *plan, const BootLedger *ledger,
+                              char **ret_error) {
+        _cleanup_(bl_file_change_done) BootFileChange owned = {};
+        _cleanup_free_ BootFileChange *files = NULL;
+        BootPlan whole;
+        int r;
+
+        if (!root || !plan)
+                return -EINVAL;
+        if (!ledger || plan->n_files == 0)
+                return apply_files(root, plan, ret_error);
+        r = bl_ledger_change(root, ledger, &owned);
+        if (r < 0)
+                return fail_text(ret_error, r, "Failed to read hostdevd's ledger of the arguments it added: %s",
+                                 strerror(-r));
+        if (owned.existed && owned.old_size == owned.new_size &&
+            memcmp(owned.old_contents, owned.new_contents, owned.new_size) == 0)
+                return apply_files(root, plan, ret_error);
+
+        files = calloc(plan->n_files + 1, sizeof(BootFileChange));
+        if (!files)
+                return -ENOMEM;
+        /* Shallow copies: the plan keeps its files' strings, owned its own. */
+        memcpy(files, plan->files, plan->n_files * sizeof(BootFileChange));
+        files[plan->n_files] = owned;
+        whole = *plan;
+        whole.files = files;
+        whole.n_files = plan->n_files + 1;
+        return apply_files(root, &whole, ret_error);
 }
 
 /* ---- Cleanup at start ---- */

@@ -211,3 +211,7 @@ int bl_diff(const char *name, const char *old, const char *new, StrBuf *out);
 /* Backups, journal and temp files. */
 int bl_write_file(const char *path, const char *contents, size_t size, unsigned mode);
 bool bl_is_our_temp(const char *name);
+/* The ledger file's change from what is on disk to l, for the apply to
+ * write with the bootloader files. */
+int bl_ledger_change(const HostRoot *root, const BootLedger *l, BootFileChange *ret);
+void bl_file_change_done(BootFileChange *f);

@@ -73,18 +73,63 @@ int boot_ledger_load(const HostRoot *root, BootLedger **ret) {
         return 0;
 }
 
+static int render(const BootLedger *l, StrBuf *s) {
+        if (sb_put(s, "# Kernel arguments that hostdevd added (one per line). Written by hostdevd.\n") < 0)
+                return -ENOMEM;
+        for (size_t i = 0; l->owned[i]; i++)
+                if (sb_printf(s, "%s\n", l->owned[i]) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
 int boot_ledger_save(const HostRoot *root, const BootLedger *l) {
         _cleanup_free_ char *path = hostroot_path(root, AREA_STATE, LEDGER);
         _cleanup_(sb_done) StrBuf s = {};
+        int r;
 
         if (!path || !l)
                 return -ENOMEM;
-        if (sb_put(&s, "# Kernel arguments that hostdevd added (one per line). Written by hostdevd.\n") < 0)
-                return -ENOMEM;
-        for (size_t i = 0; l->owned[i]; i++)
-                if (sb_printf(&s, "%s\n", l->owned[i]) < 0)
-                        return -ENOMEM;
+        r = render(l, &s);
+        if (r < 0)
+                return r;
         return bl_write_file(path, s.s, s.len, 0644);
+}
+
+void bl_file_change_done(BootFileChange *f) {
+        free(f->path);
+        free(f->display_path);
+        free(f->old_contents);
+        free(f->new_contents);
+        *f = (BootFileChange) {};
+}
+
+int bl_ledger_change(const HostRoot *root, const BootLedger *l, BootFileChange *ret) {
+        _cleanup_(bl_file_change_done) BootFileChange f = { .mode = 0644 };
+        _cleanup_(sb_done) StrBuf s = {};
+        const char *shown;
+        int r;
+
+        f.path = hostroot_path(root, AREA_STATE, LEDGER);
+        if (!f.path)
+                return -ENOMEM;
+        shown = hostroot_strip(root, f.path);
+        f.display_path = strdup(shown && *shown ? shown : f.path);
+        if (!f.display_path)
+                return -ENOMEM;
+        r = read_full_file(f.path, LEDGER_MAX, &f.old_contents, &f.old_size);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        f.existed = r >= 0;
+        r = render(l, &s);
+        if (r < 0)
+                return r;
+        f.new_size = s.len;
+        f.new_contents = sb_steal(&s);
+        if (!f.new_contents)
+                return -ENOMEM;
+        *ret = f;
+        f = (BootFileChange) {};
+        return 0;
 }
 
 int boot_ledger_owned_in(const BootLedger *l, const KCmdline *c, char ***ret) {

@@ -10,8 +10,8 @@
  * and for PATCH:
  *     bootloader_cleanup_stale() (once at start) ... bootloader_detect() ->
  *     boot_ledger_load() -> bootloader_plan() -> (dry_run: show plan->diff;
- *     conflicts: 409) -> bootloader_apply() -> boot_ledger_record() +
- *     boot_ledger_save() -> bootloader_regenerate().
+ *     conflicts: 409) -> boot_ledger_record() on a copy ->
+ *     bootloader_apply_recorded() -> bootloader_regenerate().
  *
  * Every path is built from the HostRoot (hostroot_path()); a Bootloader
  * borrows its root, which must outlive it. Paths shown to users
@@ -210,8 +210,8 @@ static inline void boot_plan_freep(BootPlan **p) {
         boot_plan_free(*p);
 }
 
-/* Moves the plan's ownership changes into the ledger (in memory); call it
- * after a successful bootloader_apply(), then boot_ledger_save(). */
+/* Moves the plan's ownership changes into the ledger (in memory); what
+ * bootloader_apply_recorded() then writes with the files. */
 int boot_ledger_record(BootLedger *l, const BootPlan *plan);
 
 /* ---- Applying ---- */
@@ -228,6 +228,12 @@ int boot_ledger_record(BootLedger *l, const BootPlan *plan);
  * removed last; bootloader_cleanup_stale() finishes a rollback that a crash
  * interrupted. A plan without changes is a no-op. */
 int bootloader_apply(const HostRoot *root, const BootPlan *plan, char **ret_error);
+/* The same, with the ledger as it is after the plan (boot_ledger_record())
+ * written as the transaction's last file: a failure or a crash at any point
+ * leaves files and ledger both old or both new. NULL: the ledger is not
+ * written. */
+int bootloader_apply_recorded(const HostRoot *root, const BootPlan *plan, const BootLedger *ledger,
+                              char **ret_error);
 
 /* At start: removes our stale temp files from every directory we write, and
  * if a journal is left from a crash, restores the files it names from their

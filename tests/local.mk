@@ -62,6 +62,7 @@ EXTRA_DIST += \
 	tests/integration/test_passthrough.py \
 	tests/integration/test_binding.py \
 	tests/integration/test_kernel_cmdline.py \
+	tests/integration/test_crash_consistency.py \
 	tests/integration/test_live.py \
 	tests/integration/test_hostile_input.py \
 	tests/integration/test_operations.py \

@@ -28,25 +28,25 @@ static void report(KcStepFn step, void *userdata, const char *what, const char *
                 step(s, userdata);
 }
 
-/* The ledger after the written plan: recorded and saved; a failure is a
- * warning, the files stay written. */
-static int record_ownership(const HostRoot *root, KcApply *a) {
-        _cleanup_free_ char *added = NULL;
+/* The ledger as it is after the plan, in *ret; NULL when the plan changes
+ * no ownership. */
+static int ledger_after(const KcApply *a, BootLedger **ret) {
+        _cleanup_(boot_ledger_freep) BootLedger *l = NULL;
         int k;
 
-        a->ledger_saved = true;
-        if (strv_length(a->plan->owned_added) == 0 && strv_length(a->plan->owned_removed) == 0)
+        *ret = NULL;
+        if (!a->ledger || (strv_length(a->plan->owned_added) == 0 && strv_length(a->plan->owned_removed) == 0))
                 return 0;
-        k = boot_ledger_record(a->ledger, a->plan);
+        l = calloc(1, sizeof(BootLedger));
+        if (!l)
+                return -ENOMEM;
+        k = strv_copy(a->ledger->owned, &l->owned);
         if (k >= 0)
-                k = boot_ledger_save(root, a->ledger);
-        if (k >= 0)
-                return 0;
-        a->ledger_saved = false;
-        added = strv_join(a->plan->owned_added, " ");
-        return strv_extendf(&a->warnings, "the bootloader files were written, but hostdevd's ledger of the arguments "
-                            "it added could not be saved (%s): delete_owned and remove_presets will not remove %s",
-                            strerror(-k), added ? added : "them");
+                k = boot_ledger_record(l, a->plan);
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
 static int regenerate(KcApply *a, KcStepFn step, void *userdata) {
@@ -68,6 +68,7 @@ static int regenerate(KcApply *a, KcStepFn step, void *userdata) {
 }
 
 int kc_apply(const HostRoot *root, KcApply *a, KcStepFn step, void *userdata) {
+        _cleanup_(boot_ledger_freep) BootLedger *ledger = NULL;
         _cleanup_free_ char *files = NULL;
         char **paths = NULL;
         int k;
@@ -79,18 +80,25 @@ int kc_apply(const HostRoot *root, KcApply *a, KcStepFn step, void *userdata) {
                 }
         files = strv_join(paths, ", ");
         strv_free(paths);
-        report(step, userdata, "writing the bootloader files", files);
-        k = bootloader_apply(root, a->plan, &a->error_message);
+        k = ledger_after(a, &ledger);
+        if (k < 0)
+                return k;
+        report(step, userdata, ledger ? "writing the bootloader files and the ledger of the arguments hostdevd "
+                                        "added" : "writing the bootloader files", files);
+        /* The ledger goes with the files: both written, or both as they were. */
+        k = bootloader_apply_recorded(root, a->plan, ledger, &a->error_message);
         if (k == -ENOMEM && !a->error_message)
                 return k;
         if (k < 0) {
                 a->error = k;
                 return 0;
         }
-        report(step, userdata, "recording the arguments hostdevd added", NULL);
-        k = record_ownership(root, a);
-        if (k >= 0)
-                k = regenerate(a, step, userdata);
+        if (ledger) {
+                boot_ledger_free(a->ledger);
+                a->ledger = TAKE_PTR(ledger);
+        }
+        a->ledger_saved = true;
+        k = regenerate(a, step, userdata);
         if (k >= 0) {
                 report(step, userdata, "reading the kernel command line back", NULL);
                 k = kc_state_load(root, &a->now);

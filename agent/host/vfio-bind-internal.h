@@ -25,5 +25,8 @@ void vfio_ctx_done(Ctx *c);
 /* vfio_bind_group() within an open context (the table is saved on change). */
 int vfio_bind_locked(Ctx *c, const PciDevice *d, bool persistent, BindReport *rep);
 
+/* vfio_unbind_group() within an open context. */
+int vfio_unbind_locked(Ctx *c, const PciDevice *d, BindReport *rep);
+
 /* Appends "; "-separated text to *s. */
 int vfio_appendf(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -7,8 +7,10 @@
  * them and leaves the device unbound), so every move is verified by reading
  * the driver link back. Releasing is the same dance towards the recorded
  * driver; a device that had none is left unbound (no probe). The record is
- * written before the first sysfs write: if the agent dies half-way, the
- * original drivers are still known. */
+ * written before the first sysfs write, marked with the change under way
+ * (pending=bind or pending=release), and the mark is cleared after the last:
+ * if the agent dies half-way, the original drivers are still known, and the
+ * next start finishes the change (vfio-reapply.c). */
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -488,6 +490,7 @@ static int keep_bound(Ctx *c, const PciDevice *d, const IommuGroup *g, Binding *
         if ((r = refresh_record(c, b, g)) < 0)
                 return r;
         b->persistent = persistent;
+        b->pending = BINDING_PENDING_NONE; /* an interrupted bind that had moved every device */
         rep->outcome = BIND_UNCHANGED;
         rep->persistent = persistent;
         rep->recorded = true;
@@ -523,6 +526,7 @@ static int move_group(Ctx *c, const PciDevice *d, const IommuGroup *g, Binding *
                 return r;
         old_persistent = b->persistent;
         b->persistent = persistent;
+        b->pending = BINDING_PENDING_BIND;
         r = binding_table_save(c->state_dir, &c->table); /* the originals are on disk before any write */
         if (r < 0)
                 return r;
@@ -531,6 +535,7 @@ static int move_group(Ctx *c, const PciDevice *d, const IommuGroup *g, Binding *
         r = move_all(c, b, rep);
         if (r < 0)
                 return r;
+        b->pending = BINDING_PENDING_NONE;
         if (rep->outcome == BIND_FAILED && rolled_back(b, rep)) {
                 if (created) {
                         binding_table_remove(&c->table, b);
@@ -624,7 +629,7 @@ static int restore_all(const Ctx *c, const Binding *b, BindReport *rep, bool *re
         return 0;
 }
 
-static int unbind_locked(Ctx *c, const PciDevice *d, BindReport *rep) {
+int vfio_unbind_locked(Ctx *c, const PciDevice *d, BindReport *rep) {
         const IommuGroup *g = inventory_group(c->inv, d->iommu_group);
         Binding *b = binding_table_find(&c->table, d->name);
         bool changed;
@@ -656,12 +661,17 @@ static int unbind_locked(Ctx *c, const PciDevice *d, BindReport *rep) {
 
         rep->persistent = b->persistent;
         rep->recorded = true;
+        b->pending = BINDING_PENDING_RELEASE;
+        r = binding_table_save(c->state_dir, &c->table); /* a crash from here on: the start finishes */
+        if (r < 0)
+                return r;
         r = restore_all(c, b, rep, &changed);
         if (r < 0)
                 return r;
         if (rep->error) {
                 rep->outcome = BIND_FAILED; /* the record stays: a retry finishes the job */
-                return 0;
+                b->pending = BINDING_PENDING_NONE;
+                return binding_table_save(c->state_dir, &c->table);
         }
         rep->outcome = changed ? BIND_DONE : BIND_UNCHANGED;
         rep->recorded = false;
@@ -752,7 +762,7 @@ static int bind_or_release(const HostRoot *root, const Inventory *inv, const cha
         r = vfio_ctx_open(&c, root, inv, state_dir);
         if (r < 0)
                 return r;
-        r = bind ? vfio_bind_locked(&c, d, persistent, &rep) : unbind_locked(&c, d, &rep);
+        r = bind ? vfio_bind_locked(&c, d, persistent, &rep) : vfio_unbind_locked(&c, d, &rep);
         if (r < 0) {
                 bind_report_done(&rep);
                 return r;

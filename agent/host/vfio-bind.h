@@ -79,6 +79,7 @@ typedef enum ReapplyOutcome {
         REAPPLY_DRIFTED,  /* not applied: the device or its group changed (kept, see detail) */
         REAPPLY_REFUSED,  /* not applied: the group is not assignable now (see detail) */
         REAPPLY_FAILED,   /* binding failed and was rolled back (see detail) */
+        REAPPLY_RELEASED, /* a release that the agent's stop interrupted, finished: the record is gone */
         _REAPPLY_OUTCOME_MAX,
 } ReapplyOutcome;
 
@@ -92,7 +93,10 @@ typedef struct ReapplyResult {
 /* At agent start, before the server: re-applies persistent bindings made in
  * an earlier boot (their ids and group membership checked first, as
  * Proxmox's mappings are), forgets non-persistent ones of an earlier boot,
- * keeps those of this boot. The state is saved when it changed. */
+ * keeps those of this boot; and finishes a change that a crash of the agent
+ * interrupted (a record marked pending): a bind is carried to its end, a
+ * release too (in an earlier boot a pending release is only forgotten).
+ * The state is saved when it changed. */
 int vfio_bind_reapply(const HostRoot *root, const Inventory *inv, const char *state_dir, ReapplyResult **ret,
                       size_t *ret_n);
 void reapply_results_free(ReapplyResult *r, size_t n);

@@ -2,7 +2,9 @@
  * vfio-bind.h. A persistent binding from an earlier boot is checked for
  * drift (ids and group membership, as Proxmox checks its mappings) and bound
  * again; one that is not persistent ends with its boot; a binding of this
- * boot (the agent restarted) stands as it is. */
+ * boot (the agent restarted) stands as it is, unless the agent stopped in the
+ * middle of changing it: then the bind or the release its record marks as
+ * pending is finished, so that the group is wholly bound or wholly given back. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +14,7 @@
 static const char *const reapply_names[_REAPPLY_OUTCOME_MAX] = {
         [REAPPLY_APPLIED] = "applied", [REAPPLY_ALREADY] = "already", [REAPPLY_KEPT] = "kept",
         [REAPPLY_DROPPED] = "dropped", [REAPPLY_DRIFTED] = "drifted", [REAPPLY_REFUSED] = "refused",
-        [REAPPLY_FAILED] = "failed",
+        [REAPPLY_FAILED] = "failed", [REAPPLY_RELEASED] = "released",
 };
 
 const char *reapply_outcome_to_string(ReapplyOutcome o) {
@@ -43,7 +45,7 @@ static int reapply_one(Ctx *c, Binding *b, ReapplyResult *res) {
                 res->detail = join_reasons(&drift);
                 return res->detail ? 0 : -ENOMEM;
         }
-        r = vfio_bind_locked(c, inventory_find(c->inv, b->requested), true, &rep);
+        r = vfio_bind_locked(c, inventory_find(c->inv, b->requested), b->persistent, &rep);
         if (r < 0)
                 return r;
         switch (rep.outcome) {
@@ -61,6 +63,39 @@ static int reapply_one(Ctx *c, Binding *b, ReapplyResult *res) {
         return 0;
 }
 
+/* Finishes an interrupted release: 1 when the record is gone. */
+static int release_one(Ctx *c, Binding *b, ReapplyResult *res) {
+        _cleanup_(reason_list_done) ReasonList drift = {};
+        _cleanup_(bind_report_done) BindReport rep = { .group = -1 };
+        int r;
+
+        r = binding_check_drift(b, c->inv, &drift);
+        if (r < 0)
+                return r;
+        if (drift.n > 0) {
+                res->outcome = REAPPLY_DRIFTED;
+                res->detail = join_reasons(&drift);
+                return res->detail ? 0 : -ENOMEM;
+        }
+        r = vfio_unbind_locked(c, inventory_find(c->inv, b->requested), &rep);
+        if (r < 0)
+                return r;
+        switch (rep.outcome) {
+        case BIND_DONE:
+        case BIND_UNCHANGED:
+                res->outcome = REAPPLY_RELEASED;
+                return 1;
+        case BIND_REFUSED:
+                res->outcome = REAPPLY_REFUSED;
+                res->detail = join_reasons(&rep.reasons);
+                return res->detail ? 0 : -ENOMEM;
+        default:
+                res->outcome = REAPPLY_FAILED;
+                res->detail = strdup(strempty(rep.error));
+                return res->detail ? 0 : -ENOMEM;
+        }
+}
+
 static int reapply_all(Ctx *c, ReapplyResult *res, size_t *n_res) {
         bool dropped = false;
         int r;
@@ -72,14 +107,21 @@ static int reapply_all(Ctx *c, ReapplyResult *res, size_t *n_res) {
 
                 *x = (ReapplyResult) { .group = b->group };
                 memcpy(x->requested, b->requested, sizeof x->requested);
-                if (!b->persistent && !same_boot) {
+                if ((!b->persistent || b->pending == BINDING_PENDING_RELEASE) && !same_boot) {
                         x->outcome = REAPPLY_DROPPED;
                         binding_table_remove(&c->table, b);
                         dropped = true;
                         continue;
                 }
+                if (b->pending == BINDING_PENDING_RELEASE) {
+                        r = release_one(c, b, x); /* saves the table */
+                        if (r < 0)
+                                return r;
+                        i += r == 0; /* released: the next record took its place */
+                        continue;
+                }
                 i++;
-                if (!b->persistent) {
+                if (!b->persistent && b->pending != BINDING_PENDING_BIND) {
                         x->outcome = REAPPLY_KEPT;
                         continue;
                 }

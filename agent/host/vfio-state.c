@@ -8,8 +8,10 @@
  *   member 0000:01:00.0 endpoint ids=10de:1eb8 driver=nouveau override=-
  *   member 0000:01:00.1 endpoint ids=10de:10f8 driver=snd_hda_intel override=-
  *
- * Unknown keys are skipped (a newer agent may add some); a line that is not a
- * comment, a binding or a member makes the file malformed. */
+ * A binding line of a group whose change is under way ends with
+ * "pending=bind" or "pending=release" (see BindingPending). Unknown keys are
+ * skipped (a newer agent may add some); a line that is not a comment, a
+ * binding or a member makes the file malformed. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +93,10 @@ static int parse_binding(char **w, Binding *b) {
                         free(b->boot_id);
                         if ((r = dup_or_none(v, &b->boot_id)) < 0)
                                 return r;
+                } else if (startswith(*w, "pending=")) {
+                        b->pending = streq(v, "bind")      ? BINDING_PENDING_BIND
+                                     : streq(v, "release") ? BINDING_PENDING_RELEASE
+                                                           : BINDING_PENDING_NONE;
                 } else if (startswith(*w, "created=")) {
                         if (safe_atou64(v, 10, &u) < 0)
                                 return -EBADMSG;
@@ -178,9 +184,12 @@ int binding_table_load(const char *state_dir, BindingTable *ret) {
 }
 
 static void write_binding(FILE *f, const Binding *b) {
-        fprintf(f, "binding group=%d requested=%s persistent=%s boot_id=%s created=%llu\n", b->group,
+        fprintf(f, "binding group=%d requested=%s persistent=%s boot_id=%s created=%llu%s\n", b->group,
                 b->requested, b->persistent ? "yes" : "no", b->boot_id ?: "-",
-                (unsigned long long) b->created_usec);
+                (unsigned long long) b->created_usec,
+                b->pending == BINDING_PENDING_BIND      ? " pending=bind"
+                : b->pending == BINDING_PENDING_RELEASE ? " pending=release"
+                                                        : "");
         for (size_t k = 0; k < b->n_members; k++) {
                 const BindingMember *m = &b->members[k];
                 fprintf(f, "member %s %s ids=%04x:%04x driver=%s override=%s\n", m->address,

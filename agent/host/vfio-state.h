@@ -20,12 +20,22 @@ typedef struct BindingMember {
         char *override;   /* driver_override before; NULL: none */
 } BindingMember;
 
+/* A change of the group under way: written before its first sysfs write
+ * and cleared after its last, so that the next start finishes a change
+ * that a crash interrupted. */
+typedef enum BindingPending {
+        BINDING_PENDING_NONE,
+        BINDING_PENDING_BIND,    /* moving the group to vfio-pci */
+        BINDING_PENDING_RELEASE, /* giving the group back to the recorded drivers */
+} BindingPending;
+
 typedef struct Binding {
         int group;
         char requested[PCI_ADDR_STRLEN]; /* the address the operator named */
         bool persistent;                 /* re-applied when the agent starts in a new boot */
         char *boot_id;                   /* the boot it was (last) applied in; NULL: unknown */
         uint64_t created_usec;           /* CLOCK_REALTIME */
+        BindingPending pending;
         BindingMember *members;          /* the whole group, address order */
         size_t n_members;
 } Binding;

@@ -184,12 +184,14 @@ def test_kill_9_while_binding_fails_the_operation_at_the_next_start(tmp_path, st
     failed = agent.get_json(op["self"])
     assert failed["state"] == "failed" and failed["result"] is None, failed
     assert "stopped while the group was being bound" in failed["error"]
-    assert "PUT again" in failed["error"]
+    assert "carried to its end at this start" in failed["error"]
     assert "stopped" in agent.log_text() and op["id"] in agent.log_text()
-    # nothing blocks changes any more, and binding again finishes the group
-    again = finish(agent, put_driver(agent, GPU))
-    assert again.status == 200 and again.json()["outcome"] == "done", again
+    # the start finished binding the group its record marked as pending
     assert [sysfs_driver(tree, a) for a in (GPU, AUDIO)] == ["vfio-pci", "vfio-pci"]
+    assert f"vfio-pci binding of IOMMU group 9 ({GPU}): applied" in agent.log_text()
+    # nothing blocks changes any more
+    again = finish(agent, put_driver(agent, GPU))
+    assert again.status == 200 and again.json()["outcome"] == "unchanged", again
 
 
 def test_kill_9_while_regenerating_fails_the_operation_at_the_next_start(tmp_path, start_agent):

@@ -816,6 +816,51 @@ static void test_stale_cleanup(void) {
         ok(tree_equal(orig, dir), "the interrupted apply is rolled back from the backups: all files old");
 }
 
+/* The ledger is written with the files: a failed write of it restores the
+ * files, and a crash before the journal is removed rolls both back. */
+static void test_ledger_in_the_transaction(void) {
+        _cleanup_free_ char *dir = copy_fixture("rhel9-bls"), *orig = NULL, *ledger = NULL, *text = NULL;
+        _cleanup_(hostroot_freep) HostRoot *root = root_at(dir);
+        _cleanup_(boot_ledger_freep) BootLedger *l = NULL;
+        BootEdit mine = { BOOT_EDIT_APPEND_IF_MISSING, "kvm_intel.nested=1" };
+        _cleanup_(boot_plan_freep) BootPlan *p = NULL;
+        _cleanup_free_ char *error = NULL;
+        Fault fault;
+        int status, r;
+        pid_t pid;
+
+        if (asprintf(&orig, "%s/rhel9-bls", DATA) < 0 || asprintf(&ledger, "%s/var/lib/hostdevd/kernel-cmdline.owned", dir) < 0 ||
+            boot_ledger_load(root, &l) < 0)
+                abort();
+        p = plan_at(root, &mine, 1, l, 0, NULL);
+        if (!p || boot_ledger_record(l, p) < 0)
+                abort();
+
+        fault = (Fault) { "write", (unsigned) p->n_files, 0, -ENOSPC, NULL }; /* the ledger is the last file */
+        bootloader_set_fault_hook_for_test(fault_hook, &fault);
+        r = bootloader_apply_recorded(root, p, l, &error);
+        bootloader_set_fault_hook_for_test(NULL, NULL);
+        ok(r == -ENOSPC && error && strstr(error, "kernel-cmdline.owned") && strstr(error, "every file was restored"),
+           "ledger write fails: the apply fails (%s)", strempty(error));
+        ok(tree_equal(orig, dir) && access(ledger, F_OK) < 0, "ledger write fails: files and ledger as before");
+
+        pid = fork();
+        if (pid == 0) {
+                bootloader_set_fault_hook_for_test(crash_hook, NULL);
+                (void) bootloader_apply_recorded(root, p, l, NULL);
+                _exit(1);
+        }
+        waitpid(pid, &status, 0);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && access(ledger, F_OK) == 0,
+           "crash before the journal is removed: the ledger was written");
+        ok(bootloader_cleanup_stale(root, NULL) == 0 && tree_equal(orig, dir) && access(ledger, F_OK) < 0,
+           "and the cleanup rolls back the files and the ledger");
+
+        ok(bootloader_apply_recorded(root, p, l, NULL) == 0, "applied with the ledger");
+        text = slurp(dir, "var/lib/hostdevd/kernel-cmdline.owned");
+        ok(text && strstr(text, "\nkvm_intel.nested=1\n"), "the ledger owns what the files got");
+}
+
 /* A file someone changed after the crash is not rolled back. */
 static void test_journal_respects_later_changes(void) {
         _cleanup_free_ char *dir = copy_fixture("rhel9-bls"), *cmdline = NULL, *entry = NULL;
@@ -1104,6 +1149,7 @@ int main(void) {
         test_ledger();
         test_rollback();
         test_stale_cleanup();
+        test_ledger_in_the_transaction();
         test_journal_respects_later_changes();
         test_kill_loop();
         test_plan_errors();
