@@ -495,6 +495,7 @@ static void kick(void *userdata) {
                 log_debug("Could not schedule the HTTP server's run.");
 }
 
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         char buf[512];
 
