@@ -3,33 +3,14 @@
  * edits built from the input and insist that they keep their promises and
  * that the result still formats and reads back the same.
  *
- * Under `make check` it is linked with fuzz-main.c and run over the corpus.
- * To fuzz (clang only), from the top source directory:
- *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
- *     -Iagent -I. tests/fuzz/fuzz-kcmdline.c kernel-cmdline/kcmdline.c \
- *     kernel-cmdline/kcmdline-edit.c -o /tmp/fuzz-kcmdline
- *   /tmp/fuzz-kcmdline -max_total_time=60 /tmp/kcmdline-corpus tests/data/proc-cmdline
+ * Under `make check` it is linked with fuzz-main.c and run over its corpus;
+ * to fuzz it: tests/fuzz/fuzz.sh --time 60 kcmdline.
  */
 
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "basic/macro.h"
+#include "fuzz.h"
 #include "kernel-cmdline/kcmdline-edit.h"
 #include "kernel-cmdline/kcmdline.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(expr)                                                       \
-        do {                                                                    \
-                if (!(expr)) {                                                  \
-                        fprintf(stderr, "%s:%d: assertion failed: %s\n",        \
-                                __FILE__, __LINE__, #expr);                     \
-                        abort();                                                \
-                }                                                               \
-        } while (0)
 
 /* Formats, parses back, and requires the very same arguments. */
 static void assert_round_trip(const KCmdline *c) {
