@@ -102,9 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size > 64 * 1024)
                 return 0;
-        s = strndup((const char *) data, size); /* the kernel stops at a NUL too */
-        if (!s)
-                abort();
+        s = fuzz_memdup(data, size); /* used as a C string: the kernel stops at a NUL too */
 
         FUZZ_ASSERT(kcmdline_parse(s, &c) == 0);
         assert_round_trip(c);
