@@ -72,9 +72,11 @@ static void try_edit(const char *s, unsigned op, const char *spec) {
                 FUZZ_ASSERT(parsed && count_pairs(c, a.key, a.value) == 0);
 }
 
-/* Edits with each argument of the line, written back as a spec. */
+/* Edits with three arguments of the line (spread over it, chosen by seed),
+ * each written back as a spec. */
 static void edit_with_args(const char *s, const KCmdline *c, unsigned seed) {
-        for (size_t i = 0; i < c->n_args && i < 6; i++) {
+        for (size_t k = 0; k < c->n_args && k < 3; k++) {
+                size_t i = (seed + k * (c->n_args / 3 + 1)) % c->n_args;
                 _cleanup_free_ char *spec = NULL, *spec2 = NULL;
                 _cleanup_(karg_done) KArg a = {};
 

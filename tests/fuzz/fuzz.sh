@@ -22,6 +22,7 @@ all_targets="kcmdline"
 # parser's own limit where it has one, enough for the formats otherwise.
 max_len() {
         case $1 in
+        kcmdline) echo 2048 ;; # x86's COMMAND_LINE_SIZE
         *) echo 4096 ;;
         esac
 }
