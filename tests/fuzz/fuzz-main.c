@@ -31,7 +31,9 @@ static int run_file(const char *path) {
         if (r < 0)
                 return r;
 
-        LLVMFuzzerTestOneInput((const uint8_t *) buf, n); /* aborts on a failed assertion */
+        printf("# %s\n", path); /* named before it runs: a failed assertion aborts */
+        fflush(stdout);
+        LLVMFuzzerTestOneInput((const uint8_t *) buf, n);
         printf("ok %u - %s (%zu bytes)\n", ++n_inputs, path, n);
         return 0;
 }

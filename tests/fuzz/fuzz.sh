@@ -16,13 +16,16 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
-all_targets="kcmdline"
+all_targets="kcmdline grub-shell grubenv bls kernel-cmdline-file pci-addr uevent"
 
 # The longest input each target is given (-max_len): a little more than its
 # parser's own limit where it has one, enough for the formats otherwise.
 max_len() {
         case $1 in
         kcmdline) echo 2048 ;; # x86's COMMAND_LINE_SIZE
+        pci-addr) echo 64 ;;
+        uevent) echo 8192 ;; # UEVENT_BUFFER_SIZE
+        grubenv) echo 2048 ;; # a 1024-byte block and a value
         *) echo 4096 ;;
         esac
 }
