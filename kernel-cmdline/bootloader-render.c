@@ -104,7 +104,8 @@ static int add_change(const Bootloader *b, size_t f, Work *w, BootPlan *plan) {
                 .path = strdup(file->path),
                 .display_path = strdup(file->display),
                 .existed = !!file->contents,
-                .old_contents = file->contents ? strdup(file->contents) : NULL,
+                /* every byte and the NUL after them: a rollback writes old_size bytes back */
+                .old_contents = file->contents ? memdup_suffix0(file->contents, file->size) : NULL,
                 .old_size = file->contents ? file->size : 0,
                 .new_contents = TAKE_PTR(text),
                 .new_size = size,
