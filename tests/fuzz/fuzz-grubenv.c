@@ -43,6 +43,10 @@ static void check_set(const char *block, size_t size, char *const *env, const ch
                 FUZZ_ASSERT(error && strstr(error, "does not fit"));
                 return;
         }
+        if (r == -EBADMSG) { /* a block whose last byte is a backslash escaping nothing */
+                FUZZ_ASSERT(error && strstr(error, "escape") && size > 0 && block[size - 1] == '\\');
+                return;
+        }
         FUZZ_ASSERT(r == 0);
         FUZZ_ASSERT(strlen(out) == size); /* the block never grows or shrinks, and has no NUL */
         FUZZ_ASSERT(strncmp(out, SIGNATURE, strlen(SIGNATURE)) == 0);
