@@ -222,6 +222,22 @@ static int format_tail(const KCmdline *c, size_t from, char **ret) {
         return kcmdline_format_full(&view, ret);
 }
 
+/* Whether the value the append form gives, "BASE TAIL" (or TAIL when
+ * BASE is empty), reads as want: not when BASE ends in an unterminated
+ * quote, which would swallow the tail. */
+static int append_reads_back(const char *base, const char *tail, const KCmdline *want) {
+        _cleanup_(kcmdline_freep) KCmdline *got = NULL;
+        _cleanup_free_ char *value = NULL;
+        int r;
+
+        if (asprintf(&value, "%s%s%s", base, *base ? " " : "", tail) < 0)
+                return -ENOMEM;
+        r = kcmdline_parse(value, &got);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        return kcmdline_equal(got, want);
+}
+
 static int assignment(StrBuf *out, const char *name, const char *base, const KCmdline *want) {
         _cleanup_(kcmdline_freep) KCmdline *base_args = NULL;
         _cleanup_free_ char *text = NULL, *quoted = NULL;
@@ -237,6 +253,15 @@ static int assignment(StrBuf *out, const char *name, const char *base, const KCm
                 return 0;
         append = base_args && has_prefix(want, base_args);
         r = format_tail(want, append ? base_args->n_args : 0, &text);
+        if (r >= 0 && append) {
+                r = append_reads_back(base, text, want);
+                if (r == 0) { /* the whole value then */
+                        append = false;
+                        free(text);
+                        text = NULL;
+                        r = format_tail(want, 0, &text);
+                }
+        }
         if (r < 0)
                 return r;
         r = shell_quote(text, &quoted);

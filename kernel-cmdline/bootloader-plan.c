@@ -571,7 +571,7 @@ static int check_plan(Planner *p) {
                         if (asprintf(&p->error, "The planned files do not give %s the intended arguments%s",
                                      plan->targets[i].name,
                                      n->read_error_text ? n->read_error_text :
-                                     p->b->kind == BOOTLOADER_GRUB_DEBIAN ?
+                                     p->b->kind == BOOTLOADER_GRUB_DEBIAN && !p->b->grub.dropin_last ?
                                      " (a file in grub.d sorting after hostdevd's drop-in "
                                      "changes them)" : "") < 0)
                                 p->error = NULL;
