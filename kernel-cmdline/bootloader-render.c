@@ -33,11 +33,18 @@ static int line_text(const Segment *s, char **ret) {
         return 0;
 }
 
-static int render_line(const Bootloader *b, Work *w, const Segment *s) {
+static int render_line(const Bootloader *b, Work *w, const Segment *s, char **ret_error) {
         const BlFile *f = b->files + s->file;
         char *text = NULL;
         int r;
 
+        /* Lines are C strings: the bytes after a NUL would be lost from a line that is not edited. */
+        if (f->contents && memchr(f->contents, 0, f->size)) {
+                if (ret_error && asprintf(ret_error, "%s holds a NUL byte: hostdevd edits text files only",
+                                          f->display) < 0)
+                        *ret_error = NULL;
+                return -EBADMSG;
+        }
         if (!w->lines) {
                 r = split_lines(f->contents ?: "", f->contents ? f->size : 0, &w->lines, &w->final_newline);
                 if (r < 0)
@@ -133,7 +140,7 @@ int bl_render(const Bootloader *b, Target *work, size_t n, BootPlan *plan, char 
                                 continue;
                         w[s->file].touched = true;
                         if (s->kind == SEG_LINE)
-                                r = render_line(b, w + s->file, s);
+                                r = render_line(b, w + s->file, s, ret_error);
                         else if (s->kind == SEG_GRUBENV)
                                 r = render_grubenv(b, w + s->file, s, ret_error);
                         else if (!w[s->file].text) {
