@@ -65,6 +65,12 @@ static int eval_file(Bootloader *b, ShellVars *v, size_t f) {
 
         if (!b->files[f].contents)
                 return 0;
+        /* The evaluator reads a C string; dash drops NUL bytes and reads on: they would disagree. */
+        if (memchr(b->files[f].contents, 0, b->files[f].size)) {
+                (void) bl_fail(b, -EINVAL, "%s holds a NUL byte: it cannot be evaluated safely",
+                               b->files[f].display);
+                return -EINVAL;
+        }
         r = shell_eval(v, b->files[f].contents, b->files[f].display, &error);
         if (r == -EINVAL)
                 (void) bl_fail(b, r, "%s", error ?: "cannot evaluate a GRUB fragment");

@@ -165,7 +165,7 @@ static void check_final(const FuzzHost *h, const BootPlan *plan, const BootEdit 
                 FUZZ_ASSERT(again->n_files == 0);
 }
 
-void fuzz_host_check(const FuzzHost *h, const BootEdit *edits, size_t n_edits, BootPlanFlags flags) {
+int fuzz_host_check(const FuzzHost *h, const BootEdit *edits, size_t n_edits, BootPlanFlags flags) {
         _cleanup_(bootloader_freep) Bootloader *b = NULL;
         _cleanup_(boot_config_freep) BootConfig *c = NULL;
         _cleanup_(boot_plan_freep) BootPlan *plan = NULL;
@@ -177,7 +177,7 @@ void fuzz_host_check(const FuzzHost *h, const BootEdit *edits, size_t n_edits, B
         r = bl_load(host_root(), h->files, h->n, &b, &error);
         if (r < 0) {
                 FUZZ_ASSERT(r == -ENOENT && error);
-                return;
+                return r;
         }
         for (char *const *f = bootloader_files(b); *f; f++)
                 FUZZ_ASSERT((*f)[0] == '/');
@@ -185,7 +185,7 @@ void fuzz_host_check(const FuzzHost *h, const BootEdit *edits, size_t n_edits, B
         r = bootloader_read(b, &c, &error2);
         if (r < 0) {
                 FUZZ_ASSERT(r != -ENOMEM && error2 && *error2);
-                return;
+                return r;
         }
         FUZZ_ASSERT(c->configured && c->warnings);
         for (size_t i = 0; i < c->n_entries; i++)
@@ -200,7 +200,7 @@ void fuzz_host_check(const FuzzHost *h, const BootEdit *edits, size_t n_edits, B
                  * a grub.d file after hostdevd's drop-in that changes the variables (documented). */
                 FUZZ_ASSERT(!strstr(error3, "The planned files do not give") ||
                             (b->kind == BOOTLOADER_GRUB_DEBIAN && !b->grub.dropin_last));
-                return;
+                return 0;
         }
         FUZZ_ASSERT(plan->changed == (plan->n_files > 0));
         FUZZ_ASSERT(plan->diff && (plan->n_files == 0) == (plan->diff[0] == 0));
@@ -208,6 +208,7 @@ void fuzz_host_check(const FuzzHost *h, const BootEdit *edits, size_t n_edits, B
                 check_file(b, plan->files + i);
         if (plan->n_files > 0)
                 check_final(h, plan, edits, n_edits, flags);
+        return 0;
 }
 
 char *fuzz_grubenv_block(const char *vars) {

@@ -31,8 +31,9 @@ size_t fuzz_edits_parse(const char *text, size_t size, BootEdit *ret, size_t max
  * a plan reads back as planned (bootloader_plan() checks that itself: a
  * failure of that check is a finding here), changes only the lines of its
  * targets, and is final: planning the idempotent edits again on the
- * planned files changes nothing. */
-void fuzz_host_check(const FuzzHost *h, const BootEdit *edits, size_t n_edits, BootPlanFlags flags);
+ * planned files changes nothing. Returns 0 when the setup was read, else
+ * the error of bl_load() or bootloader_read(). */
+int fuzz_host_check(const FuzzHost *h, const BootEdit *edits, size_t n_edits, BootPlanFlags flags);
 
 /* A 1024-byte grubenv block (as grub-editenv makes it) holding vars
  * ("name=value\n" lines); aborts if they do not fit. */
