@@ -110,10 +110,18 @@ static int parse_token_line(char *line, unsigned number, void *userdata) {
 }
 
 int auth_load_tokens(Auth *a, const char *path, unsigned *ret_line) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+
+        if (!f)
+                return -errno;
+        return auth_load_tokens_file(a, f, ret_line);
+}
+
+int auth_load_tokens_file(Auth *a, FILE *f, unsigned *ret_line) {
         TokenParse p = {};
         int r;
 
-        r = read_lines(path, parse_token_line, &p);
+        r = read_lines_file(f, parse_token_line, &p);
         if (r < 0) {
                 free(p.tokens);
                 if (ret_line)

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum Role {
         ROLE_NONE = 0,  /* authenticated as nobody; on a Route: not declared, treated as admin */
@@ -47,6 +48,8 @@ void auth_done(Auth *a);
 /* Loads the tokens file, replacing nothing on error: -EINVAL with *ret_line
  * set for a malformed line, -ENOENT when absent. */
 int auth_load_tokens(Auth *a, const char *path, unsigned *ret_line);
+/* The same from an open stream. */
+int auth_load_tokens_file(Auth *a, FILE *f, unsigned *ret_line);
 
 /* Parses one "<role> <subject DN>" mapping (configuration value) and adds it,
  * the DN in the form certificates' subjects are compared in (tls_canonical_dn). */
