@@ -1,4 +1,5 @@
 /* The persistent VF counts: see sriov-state.h. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +37,26 @@ static int parse_line(char *line, unsigned n, void *userdata) {
 
 int sriov_table_load(const char *state_dir, SriovTable *ret) {
         _cleanup_free_ char *path = NULL;
-        SriovTable t = {};
-        int r;
+        _cleanup_fclose_ FILE *f = NULL;
 
         if (asprintf(&path, "%s/%s", state_dir, SRIOV_FILE) < 0)
                 return -ENOMEM;
-        r = read_lines(path, parse_line, &t);
-        if (r < 0 && r != -ENOENT) {
+        f = fopen(path, "re");
+        if (!f && errno != ENOENT)
+                return -errno;
+        if (!f) {
+                *ret = (SriovTable) {};
+                return 0;
+        }
+        return sriov_table_load_file(f, ret);
+}
+
+int sriov_table_load_file(FILE *f, SriovTable *ret) {
+        SriovTable t = {};
+        int r;
+
+        r = read_lines_file(f, parse_line, &t);
+        if (r < 0) {
                 sriov_table_done(&t);
                 return r;
         }
@@ -50,14 +64,11 @@ int sriov_table_load(const char *state_dir, SriovTable *ret) {
         return 0;
 }
 
-int sriov_table_save(const char *state_dir, const SriovTable *t) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
+int sriov_table_format(const SriovTable *t, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *text = NULL;
         size_t size = 0;
         FILE *f;
-        int r;
 
-        if (asprintf(&path, "%s/%s", state_dir, SRIOV_FILE) < 0)
-                return -ENOMEM;
         f = open_memstream(&text, &size);
         if (!f)
                 return -ENOMEM;
@@ -70,6 +81,21 @@ int sriov_table_save(const char *state_dir, const SriovTable *t) {
         }
         if (ferror(f) | fclose(f))
                 return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        *ret_size = size;
+        return 0;
+}
+
+int sriov_table_save(const char *state_dir, const SriovTable *t) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        size_t size = 0;
+        int r;
+
+        if (asprintf(&path, "%s/%s", state_dir, SRIOV_FILE) < 0)
+                return -ENOMEM;
+        r = sriov_table_format(t, &text, &size);
+        if (r < 0)
+                return r;
         r = mkdir_parents(path);
         if (r < 0)
                 return r;
