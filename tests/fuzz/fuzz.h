@@ -73,3 +73,11 @@ static inline uint8_t fuzz_take_byte(const uint8_t **data, size_t *size) {
         }
         return b;
 }
+
+/* The input as a stream, for the parsers that read one (read_lines_file()). */
+static inline FILE *fuzz_fmemopen(const void *data, size_t size) {
+        FILE *f = fmemopen((void *) data, size, "r");
+
+        FUZZ_OOM(f);
+        return f;
+}

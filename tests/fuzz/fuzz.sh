@@ -16,7 +16,8 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
-all_targets="kcmdline grub-shell grubenv bls kernel-cmdline-file pci-addr uevent"
+all_targets="kcmdline grub-shell grubenv bls kernel-cmdline-file ledger json-body bodies router pci-addr \
+tokens config sysfs uevent sriov-state vfio-state store"
 
 # The longest input each target is given (-max_len): a little more than its
 # parser's own limit where it has one, enough for the formats otherwise.
@@ -26,6 +27,9 @@ max_len() {
         pci-addr) echo 64 ;;
         uevent) echo 8192 ;; # UEVENT_BUFFER_SIZE
         grubenv) echo 2048 ;; # a 1024-byte block and a value
+        router) echo 2048 ;; # WEB_MAX_URL
+        sysfs) echo 12288 ;; # attributes beyond a page (4096) too
+        store) echo 8192 ;;
         *) echo 4096 ;;
         esac
 }
