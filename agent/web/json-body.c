@@ -69,6 +69,15 @@ static void pointer_append(char *b, size_t *n, const char *s) {
         b[*n] = 0;
 }
 
+char *json_pointer_of_key(const char *key) {
+        char *b = malloc(2 * strlen(key) + 2);
+        size_t n = 0;
+
+        if (b)
+                pointer_append(b, &n, key);
+        return b;
+}
+
 static int set_duplicate(Walk *w, const char *key) {
         size_t cap = 2 * strlen(key) + 2, n = 0;
         char *b;

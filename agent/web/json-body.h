@@ -13,3 +13,7 @@
  * allowed); -ENOTUNIQ when an object, at any depth, has a key twice, with
  * the JSON pointer of the second one in *ret_pointer; -ENOMEM. */
 int json_body_parse(const char *text, size_t size, json_object **ret, char **ret_pointer);
+
+/* The JSON pointer (RFC 6901) of a member of the top-level object: "/" and
+ * the key with '~' written "~0" and '/' "~1". NULL when out of memory. */
+char *json_pointer_of_key(const char *key);

@@ -136,6 +136,7 @@ static void check_refused(BodyRoute route, const char *text, size_t size) {
         const char *pointer, *end;
         char why[512] = "", first[256];
         bool named = false;
+        size_t n;
 
         FUZZ_ASSERT(reply->n_queued == 1 && reply->status == 400);
         FUZZ_ASSERT(reply->content_type && streq(reply->content_type, "application/problem+json"));
@@ -152,7 +153,12 @@ static void check_refused(BodyRoute route, const char *text, size_t size) {
                 return; /* the body as a whole: not JSON, not an object, nothing to do */
         FUZZ_ASSERT(pointer[0] == '/');
         end = pointer + 1 + strcspn(pointer + 1, "/");
-        snprintf(first, sizeof first, "%.*s", (int) (end - pointer - 1), pointer + 1);
+        n = 0;
+        for (const char *p = pointer + 1; p < end && n + 1 < sizeof first; p++) { /* RFC 6901: ~1 is '/', ~0 '~' */
+                FUZZ_ASSERT(*p != '~' || (p + 1 < end && (p[1] == '0' || p[1] == '1')));
+                first[n++] = *p == '~' ? (*++p == '0' ? '~' : '/') : *p;
+        }
+        first[n] = 0;
         for (size_t i = 0; i < ELEMENTSOF(table[route].fields) && table[route].fields[i]; i++)
                 named = named || streq(first, table[route].fields[i]);
         if (!named) { /* an unknown field or a duplicate key: one the body has */
