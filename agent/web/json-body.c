@@ -227,7 +227,13 @@ static int parse_strict(const char *text, size_t size, json_object **ret) {
                 return -ENOMEM;
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         o = json_tokener_parse_ex(tok, text, (int) size);
-        end = json_tokener_get_error(tok) == json_tokener_success ? json_tokener_get_parse_end(tok) : 0;
+        if (json_tokener_get_error(tok) == json_tokener_continue) {
+                /* A number or literal that ends the text ("false", "12"): json-c waits for more, and
+                 * the end of the text (a NUL) is what ends it. */
+                o = json_tokener_parse_ex(tok, "", 1);
+                end = json_tokener_get_error(tok) == json_tokener_success ? size : 0;
+        } else
+                end = json_tokener_get_error(tok) == json_tokener_success ? json_tokener_get_parse_end(tok) : 0;
         json_tokener_free(tok);
         if (end == 0) {
                 json_object_put(o);

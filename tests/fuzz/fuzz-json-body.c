@@ -13,7 +13,8 @@ static bool is_ws(char c) {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* json-c alone, strict, and nothing but white space after the value. */
+/* json-c alone, strict, reading the text as a whole document: nothing but
+ * white space after the value. */
 static bool json_c_takes(const char *text, size_t size, json_object **ret) {
         json_tokener *tok = json_tokener_new();
         json_object *o;
@@ -22,7 +23,11 @@ static bool json_c_takes(const char *text, size_t size, json_object **ret) {
         FUZZ_OOM(tok);
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         o = json_tokener_parse_ex(tok, text, (int) size);
-        end = json_tokener_get_error(tok) == json_tokener_success ? json_tokener_get_parse_end(tok) : 0;
+        if (json_tokener_get_error(tok) == json_tokener_continue) { /* the end of the text ends a number or literal */
+                o = json_tokener_parse_ex(tok, "", 1);
+                end = json_tokener_get_error(tok) == json_tokener_success ? size : 0;
+        } else
+                end = json_tokener_get_error(tok) == json_tokener_success ? json_tokener_get_parse_end(tok) : 0;
         json_tokener_free(tok);
         for (size_t i = end; end > 0 && i < size; i++)
                 if (!is_ws(text[i]))
