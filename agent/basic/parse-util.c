@@ -19,6 +19,8 @@ int safe_atoi(const char *s, int *ret) {
         char *end;
         long v;
 
+        if (isspace((unsigned char) *s))
+                return -EINVAL; /* strtol() would skip it: not a number as the whole string */
         errno = 0;
         v = strtol(s, &end, 10);
         if (errno > 0)
