@@ -1,8 +1,8 @@
 /* libFuzzer target for the persistent VF counts (host/sriov-state.h): the
  * file parses exactly when every line is blank, a comment, or
  * "ADDRESS NUMVFS AUTOPROBE VENDOR:DEVICE" as the header documents it (a
- * strict PCI address, a count up to 65535, 0, 1 or -, four hex digits each
- * side); the table it gives formats to text that parses to the same table,
+ * strict PCI address, decimal digits up to 65535, 0, 1 or -, four hex
+ * digits each side; blanks between, a CRLF ending allowed); the table it gives formats to text that parses to the same table,
  * and formatting is then stable. */
 
 #include <ctype.h>
@@ -26,11 +26,16 @@ static bool line_ok(const char *line) {
 
         if (!*s || *s == '#')
                 return true;
-        FUZZ_OOM(strv_split(s, " \t\r", &w) >= 0);
+        _cleanup_free_ char *copy = fuzz_memdup(s, strlen(s));
+        size_t l = strlen(copy);
+
+        while (l > 0 && copy[l - 1] == '\r') /* CRLF */
+                copy[--l] = 0;
+        FUZZ_OOM(strv_split(copy, " \t", &w) >= 0);
         if (strv_length(w) != 4 || !pci_addr_is_valid(w[0]))
                 return false;
         d = strspn(w[1], "0123456789");
-        if (d == 0 || d != strlen(w[1]) || d > 5 || strtoul(w[1], NULL, 10) > 65535)
+        if (d == 0 || d != strlen(w[1]) || strtoul(w[1], NULL, 10) > 65535)
                 return false;
         if (!streq(w[2], "0") && !streq(w[2], "1") && !streq(w[2], "-"))
                 return false;
