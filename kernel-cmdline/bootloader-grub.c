@@ -223,7 +223,7 @@ static bool has_prefix(const KCmdline *c, const KCmdline *base) {
 }
 
 static int format_tail(const KCmdline *c, size_t from, char **ret) {
-        KCmdline view = { .args = c->args + from, .n_args = c->n_args - from };
+        KCmdline view = { .args = from < c->n_args ? c->args + from : NULL, .n_args = c->n_args - from };
 
         return kcmdline_format_full(&view, ret);
 }
