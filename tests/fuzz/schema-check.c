@@ -88,15 +88,33 @@ static size_t code_points(const char *s, size_t n) {
         return k;
 }
 
+/* The document's patterns, compiled once each (the pattern strings are the
+ * document's own, which lives as long as the process). */
+static const regex_t *compiled(const char *pattern) {
+        static struct {
+                const char *pattern;
+                regex_t re;
+                bool ok;
+        } cache[32];
+        static size_t n;
+
+        for (size_t i = 0; i < n; i++)
+                if (cache[i].pattern == pattern)
+                        return cache[i].ok ? &cache[i].re : NULL;
+        FUZZ_ASSERT(n < ELEMENTSOF(cache));
+        cache[n].pattern = pattern;
+        cache[n].ok = regcomp(&cache[n].re, pattern, REG_EXTENDED | REG_NOSUB) == 0;
+        return cache[n].ok ? &cache[n++].re : (n++, NULL);
+}
+
 static bool pattern_ok(const char *pattern, json_object *v) {
         const char *s = json_object_get_string(v);
-        regex_t re;
+        const regex_t *re = compiled(pattern);
         bool ok;
 
-        if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        if (!re)
                 return true; /* not one POSIX reads: not checked */
-        ok = regexec(&re, s, 0, NULL, 0) == 0;
-        regfree(&re);
+        ok = regexec(re, s, 0, NULL, 0) == 0;
         /* A NUL inside: the C string is a prefix of the value, which an anchored pattern cannot match. */
         if ((size_t) json_object_get_string_len(v) != strlen(s) && pattern[strlen(pattern) - 1] == '$')
                 ok = false;
