@@ -134,7 +134,8 @@ static void check_refused(BodyRoute route, const char *text, size_t size) {
         const MhdReply *reply = mhd_double_reply();
         _cleanup_(json_object_putp) json_object *problem = NULL;
         const char *pointer, *end;
-        char why[512] = "", first[256];
+        _cleanup_free_ char *first = NULL;
+        char why[512] = "";
         bool named = false;
         size_t n;
 
@@ -153,8 +154,10 @@ static void check_refused(BodyRoute route, const char *text, size_t size) {
                 return; /* the body as a whole: not JSON, not an object, nothing to do */
         FUZZ_ASSERT(pointer[0] == '/');
         end = pointer + 1 + strcspn(pointer + 1, "/");
+        first = calloc(1, (size_t) (end - pointer)); /* the segment decoded is no longer than it */
+        FUZZ_OOM(first);
         n = 0;
-        for (const char *p = pointer + 1; p < end && n + 1 < sizeof first; p++) { /* RFC 6901: ~1 is '/', ~0 '~' */
+        for (const char *p = pointer + 1; p < end; p++) { /* RFC 6901: ~1 is '/', ~0 '~' */
                 FUZZ_ASSERT(*p != '~' || (p + 1 < end && (p[1] == '0' || p[1] == '1')));
                 first[n++] = *p == '~' ? (*++p == '0' ? '~' : '/') : *p;
         }
