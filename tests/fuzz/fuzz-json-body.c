@@ -1,8 +1,12 @@
 /* libFuzzer target for the strict JSON body parser (web/json-body.c): it
- * accepts exactly what json-c (strict) accepts as one value with only white
- * space around it, unless an object has a key twice; then the JSON pointer
- * it gives names that key in that object. What it accepts is json-c's value
- * and survives printing and parsing again. */
+ * accepts exactly one value of RFC 8259 JSON with only white space around
+ * it (checked by a grammar written out here: numbers, literals, strings of
+ * UTF-8 without raw control characters, and no \u0000) that json-c
+ * (strict, 32 levels deep at most) takes too, unless an object has a key
+ * twice; then the JSON pointer it gives names that key in that object. What
+ * it accepts is json-c's value and survives printing and parsing again. */
+
+#include <ctype.h>
 
 #include "basic/macro.h"
 #include "fuzz.h"
@@ -11,6 +15,156 @@
 
 static bool is_ws(char c) {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* ---- RFC 8259, written out ---- */
+
+typedef struct Text {
+        const unsigned char *p, *end;
+} Text;
+
+static void skip_ws(Text *t) {
+        while (t->p < t->end && is_ws((char) *t->p))
+                t->p++;
+}
+
+static bool take(Text *t, const char *word) {
+        size_t l = strlen(word);
+
+        if ((size_t) (t->end - t->p) < l || memcmp(t->p, word, l) != 0)
+                return false;
+        t->p += l;
+        return true;
+}
+
+static bool digits(Text *t) {
+        const unsigned char *s = t->p;
+
+        while (t->p < t->end && *t->p >= '0' && *t->p <= '9')
+                t->p++;
+        return t->p > s;
+}
+
+static bool number(Text *t) {
+        if (t->p < t->end && *t->p == '-')
+                t->p++;
+        if (t->p < t->end && *t->p == '0')
+                t->p++;
+        else if (!digits(t))
+                return false;
+        if (t->p < t->end && *t->p == '.' && (t->p++, !digits(t)))
+                return false;
+        if (t->p < t->end && (*t->p == 'e' || *t->p == 'E')) {
+                t->p++;
+                if (t->p < t->end && (*t->p == '+' || *t->p == '-'))
+                        t->p++;
+                return digits(t);
+        }
+        return true;
+}
+
+/* One UTF-8 character, by RFC 3629's table of well-formed sequences. */
+static bool utf8_char(Text *t) {
+        static const struct { unsigned char lo, hi, n, lo2, hi2; } rows[] = {
+                { 0x00, 0x7f, 1, 0, 0 },       { 0xc2, 0xdf, 2, 0x80, 0xbf }, { 0xe0, 0xe0, 3, 0xa0, 0xbf },
+                { 0xe1, 0xec, 3, 0x80, 0xbf }, { 0xed, 0xed, 3, 0x80, 0x9f }, { 0xee, 0xef, 3, 0x80, 0xbf },
+                { 0xf0, 0xf0, 4, 0x90, 0xbf }, { 0xf1, 0xf3, 4, 0x80, 0xbf }, { 0xf4, 0xf4, 4, 0x80, 0x8f },
+        };
+        unsigned char c = *t->p;
+
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                if (c < rows[i].lo || c > rows[i].hi)
+                        continue;
+                if ((size_t) (t->end - t->p) < rows[i].n)
+                        return false;
+                if (rows[i].n > 1 && (t->p[1] < rows[i].lo2 || t->p[1] > rows[i].hi2))
+                        return false;
+                for (size_t k = 2; k < rows[i].n; k++)
+                        if (t->p[k] < 0x80 || t->p[k] > 0xbf)
+                                return false;
+                t->p += rows[i].n;
+                return true;
+        }
+        return false;
+}
+
+static bool string(Text *t) {
+        if (!take(t, "\""))
+                return false;
+        while (t->p < t->end && *t->p != '"') {
+                if (*t->p < 0x20)
+                        return false;
+                if (*t->p == '\\') {
+                        t->p++;
+                        if (t->p >= t->end)
+                                return false;
+                        if (*t->p == 'u') {
+                                if (t->end - t->p < 5)
+                                        return false;
+                                for (int i = 1; i <= 4; i++)
+                                        if (!isxdigit(t->p[i]))
+                                                return false;
+                                if (memcmp(t->p, "u0000", 5) == 0)
+                                        return false; /* hostdevd's rule: no NUL in a string */
+                                t->p += 5;
+                        } else if (strchr("\"\\/bfnrt", *t->p) && *t->p)
+                                t->p++;
+                        else
+                                return false;
+                } else if (!utf8_char(t))
+                        return false;
+        }
+        return take(t, "\"");
+}
+
+static bool value(Text *t);
+
+static bool members(Text *t, bool object) {
+        skip_ws(t);
+        if (take(t, object ? "}" : "]"))
+                return true;
+        for (;;) {
+                if (object) {
+                        skip_ws(t);
+                        if (!string(t))
+                                return false;
+                        skip_ws(t);
+                        if (!take(t, ":"))
+                                return false;
+                }
+                if (!value(t))
+                        return false;
+                skip_ws(t);
+                if (take(t, object ? "}" : "]"))
+                        return true;
+                if (!take(t, ","))
+                        return false;
+        }
+}
+
+static bool value(Text *t) {
+        skip_ws(t);
+        if (t->p >= t->end)
+                return false;
+        switch (*t->p) {
+        case '{':
+        case '[':
+                t->p++;
+                return members(t, t->p[-1] == '{');
+        case '"':
+                return string(t);
+        default:
+                return take(t, "true") || take(t, "false") || take(t, "null") || number(t);
+        }
+}
+
+static bool rfc8259(const char *text, size_t size) {
+        Text t = { (const unsigned char *) text, (const unsigned char *) text + size };
+
+        if (!value(&t))
+                return false;
+        skip_ws(&t);
+        return t.p == t.end;
 }
 
 /* json-c alone, strict, reading the text as a whole document: nothing but
@@ -84,7 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         text = fuzz_memdup(data, size); /* the body as the server keeps it */
         r = json_body_parse(text, size, &o, &pointer);
-        takes = json_c_takes(text, size, &c);
+        takes = json_c_takes(text, size, &c) && rfc8259(text, size);
 
         if (r == -EBADMSG) {
                 FUZZ_ASSERT(!takes);
