@@ -117,7 +117,7 @@ run_one() {
         end=$(date +%s)
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
         speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -n 1)
-        last=$(grep -a '^#[0-9]* .* cov: ' "$dir/log" | tail -n 1)
+        last=$(grep -a '^#[0-9][0-9]*[[:space:]].* cov: ' "$dir/log" | tail -n 1)
         cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
         corp=$(echo "$last" | sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p')
         found=$(find "$dir/artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
