@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef struct AgentConfig {
         char *listen;
@@ -46,6 +47,8 @@ void agent_config_done(AgentConfig *c);
 /* Reads a configuration file; -ENOENT when it does not exist. On a bad line
  * returns -EINVAL with *ret_line set. */
 int agent_config_load(AgentConfig *c, const char *path, unsigned *ret_line);
+/* The same from an open stream. */
+int agent_config_load_file(AgentConfig *c, FILE *f, unsigned *ret_line);
 
 /* Sets one key; -EINVAL for an unknown key or a bad value. */
 int agent_config_set(AgentConfig *c, const char *key, const char *value);

@@ -617,6 +617,8 @@ int grub_default_cmdline_linux(Bootloader *b, char **ret) {
                 return i;
         if (!b->files[i].contents)
                 return -ENOENT;
+        if (memchr(b->files[i].contents, 0, b->files[i].size))
+                return -EINVAL; /* not evaluated: see eval_file() in bootloader-grub.c */
         r = shell_vars_new(&v);
         if (r >= 0)
                 r = shell_eval(v, b->files[i].contents, b->files[i].display, NULL);

@@ -65,6 +65,12 @@ static int eval_file(Bootloader *b, ShellVars *v, size_t f) {
 
         if (!b->files[f].contents)
                 return 0;
+        /* The evaluator reads a C string; dash drops NUL bytes and reads on: they would disagree. */
+        if (memchr(b->files[f].contents, 0, b->files[f].size)) {
+                (void) bl_fail(b, -EINVAL, "%s holds a NUL byte: it cannot be evaluated safely",
+                               b->files[f].display);
+                return -EINVAL;
+        }
         r = shell_eval(v, b->files[f].contents, b->files[f].display, &error);
         if (r == -EINVAL)
                 (void) bl_fail(b, r, "%s", error ?: "cannot evaluate a GRUB fragment");
@@ -217,9 +223,25 @@ static bool has_prefix(const KCmdline *c, const KCmdline *base) {
 }
 
 static int format_tail(const KCmdline *c, size_t from, char **ret) {
-        KCmdline view = { .args = c->args + from, .n_args = c->n_args - from };
+        KCmdline view = { .args = from < c->n_args ? c->args + from : NULL, .n_args = c->n_args - from };
 
         return kcmdline_format_full(&view, ret);
+}
+
+/* Whether the value the append form gives, "BASE TAIL" (or TAIL when
+ * BASE is empty), reads as want: not when BASE ends in an unterminated
+ * quote, which would swallow the tail. */
+static int append_reads_back(const char *base, const char *tail, const KCmdline *want) {
+        _cleanup_(kcmdline_freep) KCmdline *got = NULL;
+        _cleanup_free_ char *value = NULL;
+        int r;
+
+        if (asprintf(&value, "%s%s%s", base, *base ? " " : "", tail) < 0)
+                return -ENOMEM;
+        r = kcmdline_parse(value, &got);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        return kcmdline_equal(got, want);
 }
 
 static int assignment(StrBuf *out, const char *name, const char *base, const KCmdline *want) {
@@ -237,6 +259,15 @@ static int assignment(StrBuf *out, const char *name, const char *base, const KCm
                 return 0;
         append = base_args && has_prefix(want, base_args);
         r = format_tail(want, append ? base_args->n_args : 0, &text);
+        if (r >= 0 && append) {
+                r = append_reads_back(base, text, want);
+                if (r == 0) { /* the whole value then */
+                        append = false;
+                        free(text);
+                        text = NULL;
+                        r = format_tail(want, 0, &text);
+                }
+        }
         if (r < 0)
                 return r;
         r = shell_quote(text, &quoted);

@@ -42,6 +42,13 @@ static const char *line_end(const char *p, const char *end) {
         return p;
 }
 
+/* Whether the line [p, e) ends in a backslash that escapes nothing. */
+static bool ends_in_lone_backslash(const char *p, const char *e) {
+        while (p + 1 < e)
+                p += *p == '\\' ? 2 : 1;
+        return p + 1 == e && *p == '\\';
+}
+
 int grubenv_parse(const char *block, size_t size, char ***ret) {
         _cleanup_strv_free_ char **env = strv_new_empty();
         const char *p, *end = block + size;
@@ -110,6 +117,14 @@ int grubenv_set(const char *block, size_t size, const char *name, const char *va
 
                 if (*p == '#' && e == end)
                         break; /* the padding */
+                if (e == end && ends_in_lone_backslash(p, e)) {
+                        /* The block ends in a lone backslash: with the newline a copy adds,
+                         * it would escape that newline and swallow what follows. */
+                        if (ret_error && !(*ret_error = strdup("the grubenv block ends inside an escape "
+                                                                "(a lone backslash): it is not one grub-editenv wrote")))
+                                return -ENOMEM;
+                        return -EBADMSG;
+                }
                 if (!done && strncmp(p, name, l) == 0 && p + l < e && p[l] == '=') {
                         r = sb_printf(&b, "%s=", name);
                         if (r >= 0)

@@ -37,25 +37,32 @@ bool boot_ledger_owns(const BootLedger *l, const KArg *a) {
 }
 
 int boot_ledger_load(const HostRoot *root, BootLedger **ret) {
-        _cleanup_(boot_ledger_freep) BootLedger *l = calloc(1, sizeof(BootLedger));
         _cleanup_free_ char *path = hostroot_path(root, AREA_STATE, LEDGER), *text = NULL;
-        _cleanup_strv_free_ char **lines = NULL;
-        bool final_newline;
-        size_t size;
+        size_t size = 0;
         int r;
 
-        if (!l || !path)
+        if (!path)
+                return -ENOMEM;
+        r = read_full_file(path, LEDGER_MAX, &text, &size);
+        if (r == -ENOENT)
+                return boot_ledger_parse("", 0, ret);
+        if (r < 0)
+                return r;
+        return boot_ledger_parse(text, size, ret);
+}
+
+int boot_ledger_parse(const char *text, size_t size, BootLedger **ret) {
+        _cleanup_(boot_ledger_freep) BootLedger *l = calloc(1, sizeof(BootLedger));
+        _cleanup_strv_free_ char **lines = NULL;
+        bool final_newline;
+        int r;
+
+        if (!l)
                 return -ENOMEM;
         l->owned = strv_new_empty();
         if (!l->owned)
                 return -ENOMEM;
-        r = read_full_file(path, LEDGER_MAX, &text, &size);
-        if (r == -ENOENT) {
-                *ret = TAKE_PTR(l);
-                return 0;
-        }
-        if (r >= 0)
-                r = split_lines(text, size, &lines, &final_newline);
+        r = split_lines(text, size, &lines, &final_newline);
         if (r < 0)
                 return r;
 
@@ -73,26 +80,34 @@ int boot_ledger_load(const HostRoot *root, BootLedger **ret) {
         return 0;
 }
 
-static int render(const BootLedger *l, StrBuf *s) {
-        if (sb_put(s, "# Kernel arguments that hostdevd added (one per line). Written by hostdevd.\n") < 0)
+int boot_ledger_format(const BootLedger *l, char **ret, size_t *ret_size) {
+        _cleanup_(sb_done) StrBuf s = {};
+        size_t size;
+
+        if (sb_put(&s, "# Kernel arguments that hostdevd added (one per line). Written by hostdevd.\n") < 0)
                 return -ENOMEM;
         for (size_t i = 0; l->owned[i]; i++)
-                if (sb_printf(s, "%s\n", l->owned[i]) < 0)
+                if (sb_printf(&s, "%s\n", l->owned[i]) < 0)
                         return -ENOMEM;
+        size = s.len;
+        *ret = sb_steal(&s);
+        if (!*ret)
+                return -ENOMEM;
+        *ret_size = size;
         return 0;
 }
 
 int boot_ledger_save(const HostRoot *root, const BootLedger *l) {
-        _cleanup_free_ char *path = hostroot_path(root, AREA_STATE, LEDGER);
-        _cleanup_(sb_done) StrBuf s = {};
+        _cleanup_free_ char *path = hostroot_path(root, AREA_STATE, LEDGER), *text = NULL;
+        size_t size;
         int r;
 
         if (!path || !l)
                 return -ENOMEM;
-        r = render(l, &s);
+        r = boot_ledger_format(l, &text, &size);
         if (r < 0)
                 return r;
-        return bl_write_file(path, s.s, s.len, 0644);
+        return bl_write_file(path, text, size, 0644);
 }
 
 void bl_file_change_done(BootFileChange *f) {
@@ -105,7 +120,6 @@ void bl_file_change_done(BootFileChange *f) {
 
 int bl_ledger_change(const HostRoot *root, const BootLedger *l, BootFileChange *ret) {
         _cleanup_(bl_file_change_done) BootFileChange f = { .mode = 0644 };
-        _cleanup_(sb_done) StrBuf s = {};
         const char *shown;
         int r;
 
@@ -120,13 +134,9 @@ int bl_ledger_change(const HostRoot *root, const BootLedger *l, BootFileChange *
         if (r < 0 && r != -ENOENT)
                 return r;
         f.existed = r >= 0;
-        r = render(l, &s);
+        r = boot_ledger_format(l, &f.new_contents, &f.new_size);
         if (r < 0)
                 return r;
-        f.new_size = s.len;
-        f.new_contents = sb_steal(&s);
-        if (!f.new_contents)
-                return -ENOMEM;
         *ret = f;
         f = (BootFileChange) {};
         return 0;

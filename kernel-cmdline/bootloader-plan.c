@@ -531,13 +531,29 @@ static int ownership_into_plan(Planner *p, const BootLedger *ledger) {
         return 0;
 }
 
-/* Reads the planned files back as the setup and compares every target. */
+/* Reads the planned files back as the setup, over the snapshot the plan
+ * was made from (not the disk, which may have changed since, and does not
+ * hold a setup loaded from an overlay), and compares every target. */
 static int check_plan(Planner *p) {
         _cleanup_(bootloader_freep) Bootloader *n = NULL;
+        _cleanup_free_ BootFileChange *files = NULL;
         BootPlan *plan = p->plan;
+        size_t n_files = plan->n_files;
         int r;
 
-        r = bl_load(p->b->root, plan->files, plan->n_files, &n, &p->error);
+        files = calloc(plan->n_files + p->b->n_files + 1, sizeof(BootFileChange));
+        if (!files)
+                return -ENOMEM;
+        memcpy_safe(files, plan->files, plan->n_files * sizeof(BootFileChange)); /* borrowed: found first */
+        for (size_t i = 0; i < p->b->n_files; i++)
+                if (p->b->files[i].contents)
+                        files[n_files++] = (BootFileChange) {
+                                .path = p->b->files[i].path,
+                                .new_contents = p->b->files[i].contents,
+                                .new_size = p->b->files[i].size,
+                                .mode = p->b->files[i].mode,
+                        };
+        r = bl_load(p->b->root, files, n_files, &n, &p->error);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < plan->n_targets; i++) {
@@ -555,7 +571,7 @@ static int check_plan(Planner *p) {
                         if (asprintf(&p->error, "The planned files do not give %s the intended arguments%s",
                                      plan->targets[i].name,
                                      n->read_error_text ? n->read_error_text :
-                                     p->b->kind == BOOTLOADER_GRUB_DEBIAN ?
+                                     p->b->kind == BOOTLOADER_GRUB_DEBIAN && !p->b->grub.dropin_last ?
                                      " (a file in grub.d sorting after hostdevd's drop-in "
                                      "changes them)" : "") < 0)
                                 p->error = NULL;

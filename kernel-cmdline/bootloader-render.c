@@ -33,11 +33,18 @@ static int line_text(const Segment *s, char **ret) {
         return 0;
 }
 
-static int render_line(const Bootloader *b, Work *w, const Segment *s) {
+static int render_line(const Bootloader *b, Work *w, const Segment *s, char **ret_error) {
         const BlFile *f = b->files + s->file;
         char *text = NULL;
         int r;
 
+        /* Lines are C strings: the bytes after a NUL would be lost from a line that is not edited. */
+        if (f->contents && memchr(f->contents, 0, f->size)) {
+                if (ret_error && asprintf(ret_error, "%s holds a NUL byte: hostdevd edits text files only",
+                                          f->display) < 0)
+                        *ret_error = NULL;
+                return -EBADMSG;
+        }
         if (!w->lines) {
                 r = split_lines(f->contents ?: "", f->contents ? f->size : 0, &w->lines, &w->final_newline);
                 if (r < 0)
@@ -104,7 +111,8 @@ static int add_change(const Bootloader *b, size_t f, Work *w, BootPlan *plan) {
                 .path = strdup(file->path),
                 .display_path = strdup(file->display),
                 .existed = !!file->contents,
-                .old_contents = file->contents ? strdup(file->contents) : NULL,
+                /* every byte and the NUL after them: a rollback writes old_size bytes back */
+                .old_contents = file->contents ? memdup_suffix0(file->contents, file->size) : NULL,
                 .old_size = file->contents ? file->size : 0,
                 .new_contents = TAKE_PTR(text),
                 .new_size = size,
@@ -132,7 +140,7 @@ int bl_render(const Bootloader *b, Target *work, size_t n, BootPlan *plan, char 
                                 continue;
                         w[s->file].touched = true;
                         if (s->kind == SEG_LINE)
-                                r = render_line(b, w + s->file, s);
+                                r = render_line(b, w + s->file, s, ret_error);
                         else if (s->kind == SEG_GRUBENV)
                                 r = render_grubenv(b, w + s->file, s, ret_error);
                         else if (!w[s->file].text) {

@@ -25,6 +25,8 @@
  *    the assignment unknown (with the reason). That is an error only if a
  *    variable we need (GRUB_CMDLINE_LINUX, GRUB_CMDLINE_LINUX_DEFAULT) ends
  *    up unknown; GRUB_DISTRIBUTOR=`...` is common and harmless.
+ *  - Expansions nest (${A:-${B:-"$C"}}) at most SHELL_MAX_NESTING deep: the
+ *    parser recurses once per level, and a file is up to 256 KiB.
  */
 
 #include <errno.h>
@@ -121,9 +123,12 @@ oom:
 
 /* ---- The parser ---- */
 
+#define SHELL_MAX_NESTING 64
+
 typedef struct Parser {
         const char *p, *end;
         unsigned line;
+        unsigned depth;  /* ${...} open now */
         const char *file;
         ShellVars *vars;
         char *error;
@@ -248,8 +253,22 @@ static int lookup(Parser *ps, Word *w, const char *name, size_t len, const char 
         return mark_unknown(ps, w, why);
 }
 
-/* After "${": NAME, then '}' or one of :- - :+ + and a word. */
+static int parse_braced_word(Parser *ps, Word *w, bool dq);
+
+/* After "${": the expansion, one level deeper. */
 static int parse_braced(Parser *ps, Word *w, bool dq) {
+        int r;
+
+        if (ps->depth >= SHELL_MAX_NESTING)
+                return fail(ps, "expansions nested too deeply");
+        ps->depth++;
+        r = parse_braced_word(ps, w, dq);
+        ps->depth--;
+        return r;
+}
+
+/* NAME, then '}' or one of :- - :+ + and a word. */
+static int parse_braced_word(Parser *ps, Word *w, bool dq) {
         _cleanup_(word_done) Word alt = {};
         const char *name = ps->p, *value;
         size_t len = name_len(ps->p, ps->end);

@@ -525,7 +525,6 @@ static char *strdup_or_null(const char *s, bool *oom) {
 }
 
 static int fill_entry(const Bootloader *b, const BlsEntry *e, size_t i, BootEntry *ret) {
-        _cleanup_free_ char *expanded = NULL;
         bool oom = false;
         int r;
 

@@ -126,6 +126,9 @@ typedef struct BootLedger {
  * argument. */
 int boot_ledger_load(const HostRoot *root, BootLedger **ret);
 int boot_ledger_save(const HostRoot *root, const BootLedger *l);
+/* What load and save do to the file's text (size bytes, NUL after them). */
+int boot_ledger_parse(const char *text, size_t size, BootLedger **ret);
+int boot_ledger_format(const BootLedger *l, char **ret, size_t *ret_size);
 BootLedger *boot_ledger_free(BootLedger *l);
 static inline void boot_ledger_freep(BootLedger **l) {
         boot_ledger_free(*l);

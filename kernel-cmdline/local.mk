@@ -2,7 +2,7 @@
 # look up, format, edit; and the bootloader backends that read and edit it
 # where each distribution keeps it. Tested by unit tests over the
 # conformance corpus (tests/data/proc-cmdline), the bootloader fixtures
-# (tests/data/bootloader) and by the fuzz target run over the corpus.
+# (tests/data/bootloader) and by fuzz targets (tests/fuzz/local.mk).
 # libkcmdline.a uses libbasic.a: link it after (libkcmdline.a libbasic.a).
 noinst_LIBRARIES += libkcmdline.a
 libkcmdline_a_SOURCES = \
@@ -30,13 +30,11 @@ EXTRA_DIST += tests/data/proc-cmdline tests/data/bootloader
 check_PROGRAMS += \
 	tests/unit/test-kcmdline \
 	tests/unit/test-kcmdline-edit \
-	tests/unit/test-bootloader \
-	tests/fuzz/fuzz-kcmdline
+	tests/unit/test-bootloader
 TESTS += \
 	tests/unit/test-kcmdline \
 	tests/unit/test-kcmdline-edit \
-	tests/unit/test-bootloader \
-	tests/fuzz/fuzz-kcmdline
+	tests/unit/test-bootloader
 
 tests_unit_test_kcmdline_SOURCES = tests/unit/test-kcmdline.c tests/unit/tap.h
 tests_unit_test_kcmdline_CPPFLAGS = $(AM_CPPFLAGS) \
@@ -53,11 +51,3 @@ tests_unit_test_bootloader_SOURCES = tests/unit/test-bootloader.c tests/unit/tap
 tests_unit_test_bootloader_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DBOOTLOADER_DATA_DIR='"$(bootloader_data_dir)"'
 tests_unit_test_bootloader_LDADD = libkcmdline.a libbasic.a
-
-# The libFuzzer target with a plain main(): a regression test under gcc.
-# (Fuzzing proper needs clang; see the comment in fuzz-kcmdline.c.)
-tests_fuzz_fuzz_kcmdline_SOURCES = \
-	tests/fuzz/fuzz-kcmdline.c tests/fuzz/fuzz-main.c
-tests_fuzz_fuzz_kcmdline_CPPFLAGS = $(AM_CPPFLAGS) \
-	-DFUZZ_DEFAULT_CORPUS='"$(kcmdline_corpus_dir)"'
-tests_fuzz_fuzz_kcmdline_LDADD = libkcmdline.a libbasic.a

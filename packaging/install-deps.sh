@@ -8,7 +8,7 @@ build="build-essential autoconf automake autoconf-archive pkg-config
 test="pciutils python3 python3-pytest python3-jsonschema python3-yaml
       python3-dbusmock dbus-daemon gnutls-bin openssl zstd prometheus
       debhelper dh-autoreconf dpkg-dev lintian rpm systemd man-db kmod debootstrap systemd-container
-      mdevctl"
+      mdevctl clang libclang-rt-14-dev"
 
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$build $test"

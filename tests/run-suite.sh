@@ -3,9 +3,11 @@
 # installs what the tests need, then builds twice from this tree — once with
 # -Werror, once with AddressSanitizer and UndefinedBehaviorSanitizer — and
 # runs `make check` (unit tests and the integration suite against fixture
-# trees and real kernel snapshots) in both, a 5-minute soak against the
+# trees and real kernel snapshots) in both, every fuzz target briefly under
+# libFuzzer (tests/fuzz/fuzz.sh, clang), a 5-minute soak against the
 # sanitized build, the real-kernel tier (Debian's kernel under QEMU,
-# `make check-vm`) once, the benchmarks briefly, and `make distcheck` once; then the Debian package is built, linted, installed
+# `make check-vm`) once, the benchmarks briefly, and `make distcheck` once;
+# then the Debian package is built, linted, installed
 # and purged and the RPM spec built (tests/packaging), and the Ansible
 # collection is checked and driven against real agents (tests/ansible).
 # Ends with the line "N passed, N failed".
@@ -83,6 +85,25 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 variant plain
 variant sanitize --enable-asan --enable-ubsan
+
+# Every fuzz target under libFuzzer (ASan, UBSan) for 15 seconds, two at a
+# time: one pass per target that ran clean, one failure per target that
+# found something (the reproducer is left under build-fuzz/fuzz-work). The
+# long run is in the README (Tests, Fuzzing).
+echo "=== fuzzing, briefly: tests/fuzz/fuzz.sh --time 15 --jobs 2"
+rm -rf "$top/build-fuzz"
+mkdir -p "$top/build-fuzz"
+tests/fuzz/fuzz.sh --time 15 --jobs 2 --build-dir "$top/build-fuzz" >"$top/build-fuzz/fuzz.out" 2>&1
+fuzz_summary=$(grep -a '^fuzz.sh: [0-9]* targets clean, [0-9]* with findings' "$top/build-fuzz/fuzz.out")
+if [ -n "$fuzz_summary" ]; then
+        sed -n '/^target /,$p' "$top/build-fuzz/fuzz.out"
+        set -- $fuzz_summary
+        passed=$((passed + $2))
+        failed=$((failed + $5))
+else
+        tail -n 30 "$top/build-fuzz/fuzz.out" # it did not build or run
+        failed=$((failed + 1))
+fi
 
 # The soak (tests/soak/soak.py) for 5 minutes against the sanitized build:
 # mixed reads and changes, event streams, reloads and restarts, then no

@@ -279,12 +279,17 @@ int read_one_line_at(int dir_fd, const char *name, char **ret) {
 
 int read_lines(const char *path, line_fn fn, void *userdata) {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
+
+        if (!f)
+                return -errno;
+        return read_lines_file(f, fn, userdata);
+}
+
+int read_lines_file(FILE *f, line_fn fn, void *userdata) {
         _cleanup_free_ char *line = NULL;
         size_t cap = 0;
         unsigned n = 0;
 
-        if (!f)
-                return -errno;
         while (getline(&line, &cap, f) > 0) {
                 int r;
 

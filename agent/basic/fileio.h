@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Reads a whole file, at most max bytes (-EFBIG when larger), NUL-terminated. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
@@ -54,3 +55,7 @@ typedef int (*line_fn)(char *line, unsigned number, void *userdata);
 int read_lines(const char *path, line_fn fn, void *userdata);
 /* The same over text in memory, split in place at each newline. */
 int parse_lines(char *text, line_fn fn, void *userdata);
+/* The same over an open stream: the parsers of line files take one, so
+ * that text in memory (fmemopen(), as the fuzz targets give it) is read
+ * exactly as a file is. */
+int read_lines_file(FILE *f, line_fn fn, void *userdata);

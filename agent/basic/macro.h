@@ -117,3 +117,15 @@ static inline void *memcpy_safe(void *dst, const void *src, size_t n) {
                 return dst;
         return memcpy(dst, src, n);
 }
+
+/* A copy of n bytes with a NUL after them (systemd's memdup_suffix0()):
+ * unlike strndup(), NULs inside are copied too. NULL when out of memory. */
+static inline char *memdup_suffix0(const void *p, size_t n) {
+        char *s = malloc(n + 1);
+
+        if (!s)
+                return NULL;
+        memcpy_safe(s, p, n);
+        s[n] = 0;
+        return s;
+}

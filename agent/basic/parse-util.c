@@ -19,12 +19,14 @@ int safe_atoi(const char *s, int *ret) {
         char *end;
         long v;
 
+        if (isspace((unsigned char) *s))
+                return -EINVAL; /* strtol() would skip it: not a number as the whole string */
         errno = 0;
         v = strtol(s, &end, 10);
+        if (check_end(s, end) < 0)
+                return -EINVAL; /* not a number, however long its digits */
         if (errno > 0)
                 return -errno;
-        if (check_end(s, end) < 0)
-                return -EINVAL;
         if (v < INT_MIN || v > INT_MAX)
                 return -ERANGE;
         *ret = (int) v;
@@ -39,10 +41,10 @@ int safe_atou64(const char *s, int base, uint64_t *ret) {
                 return -EINVAL;
         errno = 0;
         v = strtoull(s, &end, base);
+        if (check_end(s, end) < 0)
+                return -EINVAL; /* not a number, however long its digits */
         if (errno > 0)
                 return -errno;
-        if (check_end(s, end) < 0)
-                return -EINVAL;
         *ret = v;
         return 0;
 }

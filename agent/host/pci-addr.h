@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PCI_ADDR_STRLEN 16 /* "dddddddd:bb:ss.f" at most, plus NUL */
+#define PCI_ADDR_STRLEN 17 /* "dddddddd:bb:ss.f" at most (16), plus NUL */
 
 typedef struct PciAddr {
         uint32_t domain; /* 16 bits on most hosts; VMD domains go beyond */

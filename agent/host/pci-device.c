@@ -92,9 +92,10 @@ static int read_link(PciDevice *d, int dir_fd) {
                 return r;
         d->has_link = true;
         (void) read_one_line_at(dir_fd, "max_link_speed", &d->link.max_speed);
-        if (read_int_at(dir_fd, "current_link_width", &d->link.current_width) < 0)
+        /* Lane counts: anything but a count is unknown. */
+        if (read_int_at(dir_fd, "current_link_width", &d->link.current_width) < 0 || d->link.current_width < 0)
                 d->link.current_width = -1;
-        if (read_int_at(dir_fd, "max_link_width", &d->link.max_width) < 0)
+        if (read_int_at(dir_fd, "max_link_width", &d->link.max_width) < 0 || d->link.max_width < 0)
                 d->link.max_width = -1;
         return 0;
 }

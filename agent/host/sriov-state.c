@@ -1,4 +1,5 @@
 /* The persistent VF counts: see sriov-state.h. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,43 +7,78 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/parse-util.h"
+#include "basic/strv.h"
 #include "sriov-state.h"
 
+/* Four hex digits, exactly. */
+static int parse_hex4(const char *s, uint16_t *ret) {
+        uint32_t v;
+
+        if (strlen(s) != 4 || strspn(s, "0123456789abcdefABCDEF") != 4 || parse_hex_u32(s, &v) < 0)
+                return -EBADMSG;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+/* "ADDRESS NUMVFS AUTOPROBE VENDOR:DEVICE", blanks between, as the header
+ * says and nothing looser (the file is hostdevd's own). */
 static int parse_line(char *line, unsigned n, void *userdata) {
         SriovTable *t = userdata;
-        char addr[PCI_ADDR_STRLEN + 1], autoprobe[4];
-        unsigned numvfs, vendor, device;
+        _cleanup_strv_free_ char **w = NULL;
         SriovRecord rec = {};
+        uint64_t numvfs;
         PciAddr a;
-        int k;
+        size_t l;
+        int r;
 
         line += strspn(line, " \t");
-        if (!*line || *line == '#' || *line == '\n')
+        if (!*line || *line == '#')
                 return 0;
-        if (sscanf(line, "%16s %u %3s %4x:%4x%n", addr, &numvfs, autoprobe, &vendor, &device, &k) != 5 ||
-            pci_addr_parse(addr, &a) < 0 || numvfs > 65535 ||
-            (!streq(autoprobe, "0") && !streq(autoprobe, "1") && !streq(autoprobe, "-")))
+        l = strlen(line);
+        while (l > 0 && line[l - 1] == '\r') /* a CRLF line */
+                line[--l] = 0;
+        r = strv_split(line, " \t", &w);
+        if (r < 0)
+                return r;
+        if (strv_length(w) != 4 || pci_addr_parse(w[0], &a) < 0)
                 return -EBADMSG;
-        line += k;
-        if (line[strspn(line, " \t\r\n")] != 0)
+        if (strspn(w[1], "0123456789") != strlen(w[1]) || safe_atou64(w[1], 10, &numvfs) < 0 || numvfs > 65535)
+                return -EBADMSG;
+        if (!streq(w[2], "0") && !streq(w[2], "1") && !streq(w[2], "-"))
+                return -EBADMSG;
+        if (strlen(w[3]) != 9 || w[3][4] != ':')
+                return -EBADMSG;
+        w[3][4] = 0;
+        if (parse_hex4(w[3], &rec.vendor_id) < 0 || parse_hex4(w[3] + 5, &rec.device_id) < 0)
                 return -EBADMSG;
         pci_addr_format(&a, rec.address);
-        rec.numvfs = numvfs;
-        rec.drivers_autoprobe = streq(autoprobe, "-") ? -1 : autoprobe[0] - '0';
-        rec.vendor_id = (uint16_t) vendor;
-        rec.device_id = (uint16_t) device;
+        rec.numvfs = (unsigned) numvfs;
+        rec.drivers_autoprobe = streq(w[2], "-") ? -1 : w[2][0] - '0';
         return sriov_table_put(t, &rec);
 }
 
 int sriov_table_load(const char *state_dir, SriovTable *ret) {
         _cleanup_free_ char *path = NULL;
-        SriovTable t = {};
-        int r;
+        _cleanup_fclose_ FILE *f = NULL;
 
         if (asprintf(&path, "%s/%s", state_dir, SRIOV_FILE) < 0)
                 return -ENOMEM;
-        r = read_lines(path, parse_line, &t);
-        if (r < 0 && r != -ENOENT) {
+        f = fopen(path, "re");
+        if (!f && errno != ENOENT)
+                return -errno;
+        if (!f) {
+                *ret = (SriovTable) {};
+                return 0;
+        }
+        return sriov_table_load_file(f, ret);
+}
+
+int sriov_table_load_file(FILE *f, SriovTable *ret) {
+        SriovTable t = {};
+        int r;
+
+        r = read_lines_file(f, parse_line, &t);
+        if (r < 0) {
                 sriov_table_done(&t);
                 return r;
         }
@@ -50,14 +86,11 @@ int sriov_table_load(const char *state_dir, SriovTable *ret) {
         return 0;
 }
 
-int sriov_table_save(const char *state_dir, const SriovTable *t) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
+int sriov_table_format(const SriovTable *t, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *text = NULL;
         size_t size = 0;
         FILE *f;
-        int r;
 
-        if (asprintf(&path, "%s/%s", state_dir, SRIOV_FILE) < 0)
-                return -ENOMEM;
         f = open_memstream(&text, &size);
         if (!f)
                 return -ENOMEM;
@@ -70,6 +103,21 @@ int sriov_table_save(const char *state_dir, const SriovTable *t) {
         }
         if (ferror(f) | fclose(f))
                 return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        *ret_size = size;
+        return 0;
+}
+
+int sriov_table_save(const char *state_dir, const SriovTable *t) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        size_t size = 0;
+        int r;
+
+        if (asprintf(&path, "%s/%s", state_dir, SRIOV_FILE) < 0)
+                return -ENOMEM;
+        r = sriov_table_format(t, &text, &size);
+        if (r < 0)
+                return r;
         r = mkdir_parents(path);
         if (r < 0)
                 return r;

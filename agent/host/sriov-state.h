@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "pci-addr.h"
@@ -27,6 +28,10 @@ typedef struct SriovTable {
 /* A missing file is an empty table; a malformed one -EBADMSG. */
 int sriov_table_load(const char *state_dir, SriovTable *ret);
 int sriov_table_save(const char *state_dir, const SriovTable *t);
+/* What load and save do to the file's text: parse a stream (-EBADMSG when
+ * malformed), and format a table as the file holds it. */
+int sriov_table_load_file(FILE *f, SriovTable *ret);
+int sriov_table_format(const SriovTable *t, char **ret, size_t *ret_size);
 void sriov_table_done(SriovTable *t);
 
 SriovRecord *sriov_table_find(const SriovTable *t, const char *address);

@@ -167,14 +167,25 @@ static int parse_line(char *line, unsigned number, void *userdata) {
 
 int binding_table_load(const char *state_dir, BindingTable *ret) {
         _cleanup_free_ char *path = state_file(state_dir);
-        BindingTable t = {};
-        int r;
+        _cleanup_fclose_ FILE *f = NULL;
 
         if (!path)
                 return -ENOMEM;
-        r = read_lines(path, parse_line, &t);
-        if (r == -ENOENT)
-                r = 0;
+        f = fopen(path, "re");
+        if (!f && errno != ENOENT)
+                return -errno;
+        if (!f) {
+                *ret = (BindingTable) {};
+                return 0;
+        }
+        return binding_table_load_file(f, ret);
+}
+
+int binding_table_load_file(FILE *f, BindingTable *ret) {
+        BindingTable t = {};
+        int r;
+
+        r = read_lines_file(f, parse_line, &t);
         if (r < 0) {
                 binding_table_done(&t);
                 return r;
@@ -198,10 +209,27 @@ static void write_binding(FILE *f, const Binding *b) {
         }
 }
 
+int binding_table_format(const BindingTable *t, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs("# hostdevd vfio-pci bindings, format 1. Written by hostdevd: do not edit.\n", f);
+        for (size_t i = 0; i < t->n; i++)
+                write_binding(f, &t->items[i]);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        *ret_size = size;
+        return 0;
+}
+
 int binding_table_save(const char *state_dir, const BindingTable *t) {
         _cleanup_free_ char *path = state_file(state_dir), *text = NULL;
         size_t size = 0;
-        FILE *f;
         int r;
 
         if (!path)
@@ -211,14 +239,9 @@ int binding_table_save(const char *state_dir, const BindingTable *t) {
                 r = -errno;
         if (r < 0)
                 return r;
-        f = open_memstream(&text, &size);
-        if (!f)
-                return -ENOMEM;
-        fputs("# hostdevd vfio-pci bindings, format 1. Written by hostdevd: do not edit.\n", f);
-        for (size_t i = 0; i < t->n; i++)
-                write_binding(f, &t->items[i]);
-        if (fclose(f) != 0)
-                return -ENOMEM;
+        r = binding_table_format(t, &text, &size);
+        if (r < 0)
+                return r;
         if (size > MAX_STATE_FILE)
                 return -EFBIG;
         return write_file_atomic(path, text, size, 0644);

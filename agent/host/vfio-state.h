@@ -8,6 +8,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "inventory.h"
@@ -51,6 +52,10 @@ typedef struct BindingTable {
 int binding_table_load(const char *state_dir, BindingTable *ret);
 /* Creates state_dir (and its parents) when needed. */
 int binding_table_save(const char *state_dir, const BindingTable *t);
+/* What load and save do to the file's text: parse a stream (-EBADMSG when
+ * malformed), and format a table as the file holds it. */
+int binding_table_load_file(FILE *f, BindingTable *ret);
+int binding_table_format(const BindingTable *t, char **ret, size_t *ret_size);
 void binding_table_done(BindingTable *t);
 
 /* The binding that has address among its members, or NULL. */

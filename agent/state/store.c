@@ -42,7 +42,7 @@ bool operation_is_done(const Operation *op) {
         return op->state == OPERATION_SUCCEEDED || op->state == OPERATION_FAILED;
 }
 
-static void maintenance_done(Maintenance *m) {
+void maintenance_done(Maintenance *m) {
         free(m->reason);
         free(m->by);
         *m = (Maintenance) {};
@@ -138,28 +138,48 @@ static void add_str(json_object *o, const char *key, const char *s) {
         json_object_object_add(o, key, s ? json_object_new_string(s) : NULL);
 }
 
+static const char *json_text(json_object *o) {
+        return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
 static int write_json(const char *path, json_object *o) {
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *s = json_text(o);
 
         if (!s)
                 return -ENOMEM;
         return write_file_atomic(path, s, strlen(s), 0600);
 }
 
-static int read_json(const char *path, json_object **ret) {
-        _cleanup_free_ char *text = NULL;
-        json_object *o;
-        int r;
+static int parse_json(const char *text, json_object **ret) {
+        json_object *o = json_tokener_parse(text);
 
-        r = read_full_file(path, STATE_FILE_MAX, &text, NULL);
-        if (r < 0)
-                return r;
-        o = json_tokener_parse(text);
         if (!o || !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return -EBADMSG;
         }
         *ret = o;
+        return 0;
+}
+
+static int read_json(const char *path, json_object **ret) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = read_full_file(path, STATE_FILE_MAX, &text, NULL);
+        if (r < 0)
+                return r;
+        return parse_json(text, ret);
+}
+
+/* Formats o (consumed) as its file holds it. */
+static int format_json(json_object *o, char **ret) {
+        const char *s = o ? json_text(o) : NULL;
+        char *copy = s ? strdup(s) : NULL;
+
+        json_object_put(o);
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
         return 0;
 }
 
@@ -373,6 +393,38 @@ static int operation_from_json(json_object *o, Operation **ret) {
                 return r;
         *ret = TAKE_PTR(op);
         return 0;
+}
+
+int maintenance_parse(const char *text, Maintenance *ret) {
+        json_object *o = NULL;
+        int r;
+
+        r = parse_json(text, &o);
+        if (r < 0)
+                return r;
+        r = maintenance_from_json(o, ret);
+        json_object_put(o);
+        return r;
+}
+
+int maintenance_format(const Maintenance *m, char **ret) {
+        return format_json(maintenance_to_json(m), ret);
+}
+
+int operation_parse(const char *text, Operation **ret) {
+        json_object *o = NULL;
+        int r;
+
+        r = parse_json(text, &o);
+        if (r < 0)
+                return r;
+        r = operation_from_json(o, ret);
+        json_object_put(o);
+        return r;
+}
+
+int operation_format(const Operation *op, char **ret) {
+        return format_json(operation_to_json(op), ret);
 }
 
 /* ---- the directory ---- */

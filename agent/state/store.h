@@ -117,5 +117,14 @@ Operation *store_active_operation(const Store *s, const char *kind);
  * accepted or running is marked failed with reason, and saved. */
 int store_fail_interrupted(Store *s, const char *kind, const char *reason, uint64_t now_usec);
 
+/* What the state files hold, as text: maintenance.json and
+ * operations/<id>.json parsed (-EBADMSG when the text is not such a
+ * record) and formatted as they are written. */
+int maintenance_parse(const char *text, Maintenance *ret);
+int maintenance_format(const Maintenance *m, char **ret);
+void maintenance_done(Maintenance *m);
+int operation_parse(const char *text, Operation **ret);
+int operation_format(const Operation *op, char **ret);
+
 /* Keeps at most this many finished operations (the oldest are removed). */
 #define STORE_MAX_DONE_OPERATIONS 64

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum Role {
         ROLE_NONE = 0,  /* authenticated as nobody; on a Route: not declared, treated as admin */

@@ -129,6 +129,8 @@ json_object *problem_new(ProblemCode code, const char *instance, json_object *ex
 }
 
 static enum MHD_Result problem_replyv(Request *r, ProblemCode code, ProblemField field, json_object *extra,
+                                      const char *fmt, va_list ap) _printf_(5, 0);
+static enum MHD_Result problem_replyv(Request *r, ProblemCode code, ProblemField field, json_object *extra,
                                       const char *fmt, va_list ap) {
         _cleanup_free_ char *detail = NULL;
         _cleanup_(json_object_putp) json_object *o = NULL;

@@ -274,26 +274,40 @@ static enum MHD_Result start_change(Request *r, const PciDevice *d, bool bind, b
         return operation_start(r, bind ? "bind" : "release", &bind_job_type, j);
 }
 
-enum MHD_Result put_device_driver(Request *r) {
+bool driver_body_parse(Request *r, bool *ret_persistent, enum MHD_Result *ret_mhd) {
         static const char *const fields[] = { "driver", "persistent", NULL };
         _cleanup_(json_object_putp) json_object *body = NULL;
-        const PciDevice *d;
         bool persistent = false;
-        enum MHD_Result ret;
         json_object *v;
 
-        if (!(d = request_device(r, &ret)) || !request_json_body(r, fields, &body, &ret))
-                return ret;
+        if (!request_json_body(r, fields, &body, ret_mhd))
+                return false;
         if (!json_object_object_get_ex(body, "driver", &v) || !json_object_is_type(v, json_type_string) ||
-            !streq(json_object_get_string(v), "vfio-pci"))
-                return problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "/driver" },
-                                     "'driver' is required and must be \"vfio-pci\": the only driver hostdevd binds");
+            !streq(json_object_get_string(v), "vfio-pci")) {
+                *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "/driver" },
+                                         "'driver' is required and must be \"vfio-pci\": the only driver hostdevd "
+                                         "binds");
+                return false;
+        }
         if (json_object_object_get_ex(body, "persistent", &v)) {
-                if (!json_object_is_type(v, json_type_boolean))
-                        return problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "/persistent" },
-                                             "'persistent' must be true or false");
+                if (!json_object_is_type(v, json_type_boolean)) {
+                        *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "/persistent" },
+                                                 "'persistent' must be true or false");
+                        return false;
+                }
                 persistent = json_object_get_boolean(v);
         }
+        *ret_persistent = persistent;
+        return true;
+}
+
+enum MHD_Result put_device_driver(Request *r) {
+        const PciDevice *d;
+        bool persistent;
+        enum MHD_Result ret;
+
+        if (!(d = request_device(r, &ret)) || !driver_body_parse(r, &persistent, &ret))
+                return ret;
         return start_change(r, d, true, persistent);
 }
 

@@ -81,38 +81,60 @@ static bool is_printable(const char *s) {
         return true;
 }
 
-enum MHD_Result put_maintenance(Request *r) {
+bool maintenance_body_parse(Request *r, json_object **ret_body, MaintenanceBody *ret, enum MHD_Result *ret_mhd) {
         static const char *const fields[] = { "enabled", "reason", "force", NULL };
+        _cleanup_(json_object_putp) json_object *body = NULL;
+        MaintenanceBody b = {};
+        json_object *v;
+
+        if (!request_json_body(r, fields, &body, ret_mhd))
+                return false;
+        if (!json_object_object_get_ex(body, "enabled", &v) || !json_object_is_type(v, json_type_boolean)) {
+                *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "/enabled" },
+                                         "'enabled' is required: true or false");
+                return false;
+        }
+        b.enabled = json_object_get_boolean(v);
+        if (json_object_object_get_ex(body, "reason", &v) && v) {
+                if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > REASON_MAX ||
+                    !is_printable(json_object_get_string(v))) {
+                        *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "/reason" },
+                                                 "'reason' must be a string of printable characters, at most %d "
+                                                 "bytes", REASON_MAX);
+                        return false;
+                }
+                b.reason = json_object_get_string(v);
+        }
+        if (json_object_object_get_ex(body, "force", &v)) {
+                if (!json_object_is_type(v, json_type_boolean)) {
+                        *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "/force" },
+                                                 "'force' must be true or false");
+                        return false;
+                }
+                b.force = json_object_get_boolean(v);
+        }
+        *ret_body = TAKE_PTR(body);
+        *ret = b;
+        return true;
+}
+
+enum MHD_Result put_maintenance(Request *r) {
         _cleanup_(json_object_putp) json_object *body = NULL;
         Maintenance *m = &r->ctx->store->maintenance;
         VfioHolder *holders = NULL;
         size_t n_holders = 0;
-        json_object *v, *o;
-        const char *reason = NULL;
-        bool enabled, changed, force = false;
+        MaintenanceBody b;
+        json_object *o;
+        const char *reason;
+        bool enabled, changed, force;
         enum MHD_Result ret;
         int k;
 
-        if (!request_json_body(r, fields, &body, &ret))
+        if (!maintenance_body_parse(r, &body, &b, &ret))
                 return ret;
-        if (!json_object_object_get_ex(body, "enabled", &v) || !json_object_is_type(v, json_type_boolean))
-                return problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "/enabled" },
-                                     "'enabled' is required: true or false");
-        enabled = json_object_get_boolean(v);
-        if (json_object_object_get_ex(body, "reason", &v) && v) {
-                if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > REASON_MAX ||
-                    !is_printable(json_object_get_string(v)))
-                        return problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "/reason" },
-                                             "'reason' must be a string of printable characters, at most %d bytes",
-                                             REASON_MAX);
-                reason = json_object_get_string(v);
-        }
-        if (json_object_object_get_ex(body, "force", &v)) {
-                if (!json_object_is_type(v, json_type_boolean))
-                        return problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = "/force" },
-                                             "'force' must be true or false");
-                force = json_object_get_boolean(v);
-        }
+        enabled = b.enabled;
+        reason = b.reason;
+        force = b.force;
 
         changed = enabled != m->enabled;
         if (changed) {

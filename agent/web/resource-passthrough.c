@@ -95,8 +95,23 @@ static enum MHD_Result plan_error_reply(Request *r, const PlanError *e) {
         return problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = pointer }, "%s", e->message);
 }
 
-enum MHD_Result post_passthrough_plan(Request *r) {
+bool plan_body_parse(Request *r, json_object **ret_body, char ***ret_devices, const char **ret_vm,
+                     enum MHD_Result *ret_mhd) {
         static const char *const fields[] = { "devices", "vm", NULL };
+        _cleanup_(json_object_putp) json_object *body = NULL;
+        _cleanup_strv_free_ char **devices = NULL;
+        const char *vm;
+
+        if (!request_json_body(r, fields, &body, ret_mhd) || !parse_devices(r, body, &devices, ret_mhd) ||
+            !parse_vm(r, body, &vm, ret_mhd))
+                return false;
+        *ret_devices = TAKE_PTR(devices);
+        *ret_vm = vm;
+        *ret_body = TAKE_PTR(body);
+        return true;
+}
+
+enum MHD_Result post_passthrough_plan(Request *r) {
         _cleanup_(json_object_putp) json_object *body = NULL;
         _cleanup_(passthrough_plan_freep) PassthroughPlan *plan = NULL;
         _cleanup_(hostinfo_done) HostInfo host = {};
@@ -109,8 +124,7 @@ enum MHD_Result post_passthrough_plan(Request *r) {
         json_object *o;
         int k;
 
-        if (!request_json_body(r, fields, &body, &ret) || !parse_devices(r, body, &devices, &ret) ||
-            !parse_vm(r, body, &vm, &ret))
+        if (!plan_body_parse(r, &body, &devices, &vm, &ret))
                 return ret;
         k = vfio_holders_scan(r->state->root, &holders, &n_holders);
         if (k < 0)

@@ -248,8 +248,14 @@ static bool optional_bool(Request *r, json_object *body, const char *field, int 
         return false;
 }
 
-static bool parse_request(Request *r, const PciDevice *d, json_object *body, SriovRequest *req,
-                          enum MHD_Result *ret_mhd) {
+bool sriov_body_parse(Request *r, json_object **ret_body, enum MHD_Result *ret_mhd) {
+        static const char *const fields[] = { "numvfs", "drivers_autoprobe", "persistent", NULL };
+
+        return request_json_body(r, fields, ret_body, ret_mhd);
+}
+
+bool sriov_body_check(Request *r, const PciDevice *d, json_object *body, SriovRequest *req,
+                      enum MHD_Result *ret_mhd) {
         json_object *v;
         int64_t n;
 
@@ -276,7 +282,6 @@ static bool parse_request(Request *r, const PciDevice *d, json_object *body, Sri
 }
 
 enum MHD_Result put_device_sriov(Request *r) {
-        static const char *const fields[] = { "numvfs", "drivers_autoprobe", "persistent", NULL };
         _cleanup_(json_object_putp) json_object *body = NULL;
         _cleanup_(sriov_report_done) SriovReport rep = {};
         SriovRequest req = {};
@@ -286,8 +291,8 @@ enum MHD_Result put_device_sriov(Request *r) {
         int k;
 
         /* a malformed body is 400 whichever device it is sent to */
-        if (!request_device(r, &ret) || !request_json_body(r, fields, &body, &ret) || !(d = path_pf(r, &ret)) ||
-            !parse_request(r, d, body, &req, &ret) || refuse_while_busy(r, &ret))
+        if (!request_device(r, &ret) || !sriov_body_parse(r, &body, &ret) || !(d = path_pf(r, &ret)) ||
+            !sriov_body_check(r, d, body, &req, &ret) || refuse_while_busy(r, &ret))
                 return ret;
         k = sriov_check(r->state->root, r->state->inventory, d->name, &req, &rep);
         if (k < 0)

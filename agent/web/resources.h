@@ -1,6 +1,7 @@
 /* Handlers, one file per resource, named after route and method. */
 #pragma once
 
+#include "host/sriov.h"
 #include "json-writer.h"
 #include "reply.h"
 #include "router.h"
@@ -36,6 +37,37 @@ enum MHD_Result get_device_mdevs(Request *r);
 enum MHD_Result post_device_mdevs(Request *r);
 enum MHD_Result get_mdevs(Request *r);
 enum MHD_Result delete_mdev(Request *r);
+
+/* ---- Request bodies ----
+ * Each route that takes a body decodes and checks it here, before its
+ * handler acts: true with the values (strings borrowed from *ret_body,
+ * which the caller puts), or false with the 400 queued (*ret_mhd) naming
+ * the field. The routes whose body is nothing or {} use
+ * request_json_body(r, NULL, ...); PATCH /v1/kernel-cmdline's is
+ * kcmdline-body.h's. */
+
+/* PUT /v1/maintenance. */
+typedef struct MaintenanceBody {
+        bool enabled;
+        const char *reason; /* NULL when absent or null */
+        bool force;
+} MaintenanceBody;
+bool maintenance_body_parse(Request *r, json_object **ret_body, MaintenanceBody *ret, enum MHD_Result *ret_mhd);
+
+/* PUT /v1/devices/{address}/driver: "driver" is "vfio-pci"; *ret_persistent. */
+bool driver_body_parse(Request *r, bool *ret_persistent, enum MHD_Result *ret_mhd);
+
+/* PUT /v1/devices/{address}/sriov, in two steps: the fields, whatever the
+ * device (a malformed body is 400 to any), then the values, numvfs against
+ * the PF's sriov_totalvfs. */
+bool sriov_body_parse(Request *r, json_object **ret_body, enum MHD_Result *ret_mhd);
+bool sriov_body_check(Request *r, const PciDevice *pf, json_object *body, SriovRequest *ret,
+                      enum MHD_Result *ret_mhd);
+
+/* POST /v1/passthrough/plan: the devices as strings (a new list), the VM's
+ * name or NULL. */
+bool plan_body_parse(Request *r, json_object **ret_body, char ***ret_devices, const char **ret_vm,
+                     enum MHD_Result *ret_mhd);
 
 /* The device the path's {address} names; on failure queues the 400
  * (malformed) or 404 (not on this host) and returns NULL. */

@@ -20,12 +20,12 @@ static bool pattern_match(const char *pattern, const char *path, Request *r) {
                 size_t pl, sl;
 
                 if (*p != '/' || *s != '/')
-                        return false;
+                        goto fail;
                 p++, s++;
                 pl = strcspn(p, "/");
                 sl = strcspn(s, "/");
                 if (sl == 0)
-                        return false;
+                        goto fail; /* an empty segment: what was captured so far goes too */
                 if (p[0] == '{' && p[pl - 1] == '}') {
                         if (r && n < MAX_PATH_PARAMS) {
                                 r->param_values[n] = strndup(s, sl);

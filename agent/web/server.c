@@ -430,10 +430,8 @@ bool request_json_body(Request *r, const char *const *fields, json_object **ret,
                 for (size_t i = 0; fields && fields[i] && !known; i++)
                         known = streq(fields[i], key);
                 if (!known) {
-                        _cleanup_free_ char *pointer = NULL;
+                        _cleanup_free_ char *pointer = json_pointer_of_key(key);
 
-                        if (asprintf(&pointer, "/%s", key) < 0)
-                                pointer = NULL;
                         *ret_mhd = problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = pointer ?: "" },
                                                  "unknown field '%s'", key);
                         return false;
@@ -523,6 +521,7 @@ static void kick(void *userdata) {
                 log_debug("Could not schedule the HTTP server's run.");
 }
 
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         char buf[512];
 

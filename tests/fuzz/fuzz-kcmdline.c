@@ -3,33 +3,14 @@
  * edits built from the input and insist that they keep their promises and
  * that the result still formats and reads back the same.
  *
- * Under `make check` it is linked with fuzz-main.c and run over the corpus.
- * To fuzz (clang only), from the top source directory:
- *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
- *     -Iagent -I. tests/fuzz/fuzz-kcmdline.c kernel-cmdline/kcmdline.c \
- *     kernel-cmdline/kcmdline-edit.c -o /tmp/fuzz-kcmdline
- *   /tmp/fuzz-kcmdline -max_total_time=60 /tmp/kcmdline-corpus tests/data/proc-cmdline
+ * Under `make check` it is linked with fuzz-main.c and run over its corpus;
+ * to fuzz it: tests/fuzz/fuzz.sh --time 60 kcmdline.
  */
 
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "basic/macro.h"
+#include "fuzz.h"
 #include "kernel-cmdline/kcmdline-edit.h"
 #include "kernel-cmdline/kcmdline.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(expr)                                                       \
-        do {                                                                    \
-                if (!(expr)) {                                                  \
-                        fprintf(stderr, "%s:%d: assertion failed: %s\n",        \
-                                __FILE__, __LINE__, #expr);                     \
-                        abort();                                                \
-                }                                                               \
-        } while (0)
 
 /* Formats, parses back, and requires the very same arguments. */
 static void assert_round_trip(const KCmdline *c) {
@@ -91,9 +72,11 @@ static void try_edit(const char *s, unsigned op, const char *spec) {
                 FUZZ_ASSERT(parsed && count_pairs(c, a.key, a.value) == 0);
 }
 
-/* Edits with each argument of the line, written back as a spec. */
+/* Edits with three arguments of the line (spread over it, chosen by seed),
+ * each written back as a spec. */
 static void edit_with_args(const char *s, const KCmdline *c, unsigned seed) {
-        for (size_t i = 0; i < c->n_args && i < 6; i++) {
+        for (size_t k = 0; k < c->n_args && k < 3; k++) {
+                size_t i = (seed + k * (c->n_args / 3 + 1)) % c->n_args;
                 _cleanup_free_ char *spec = NULL, *spec2 = NULL;
                 _cleanup_(karg_done) KArg a = {};
 
@@ -121,9 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size > 64 * 1024)
                 return 0;
-        s = strndup((const char *) data, size); /* the kernel stops at a NUL too */
-        if (!s)
-                abort();
+        s = fuzz_memdup(data, size); /* used as a C string: the kernel stops at a NUL too */
 
         FUZZ_ASSERT(kcmdline_parse(s, &c) == 0);
         assert_round_trip(c);

@@ -1,7 +1,9 @@
 /* A stand-in for libFuzzer's main(): feeds every file named on the command
- * line (for a directory, every regular file in it) to the fuzz target, so a
- * target built with gcc runs as a regression test over its corpus. Without
- * arguments it reads the directory FUZZ_DEFAULT_CORPUS. Prints TAP. */
+ * line (for a directory, every regular file in it but dotfiles) to the fuzz
+ * target, so a target built with gcc runs as a regression test over its
+ * corpus. Without arguments it reads the target's seed corpus and its
+ * regression inputs (FUZZ_CORPUS_DIR/FUZZ_NAME, FUZZ_REGRESS_DIR/FUZZ_NAME).
+ * Prints TAP. */
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +31,9 @@ static int run_file(const char *path) {
         if (r < 0)
                 return r;
 
-        LLVMFuzzerTestOneInput((const uint8_t *) buf, n); /* aborts on a failed assertion */
+        printf("# %s\n", path); /* named before it runs: a failed assertion aborts */
+        fflush(stdout);
+        LLVMFuzzerTestOneInput((const uint8_t *) buf, n);
         printf("ok %u - %s (%zu bytes)\n", ++n_inputs, path, n);
         return 0;
 }
@@ -46,6 +50,10 @@ static int run_dir(const char *dir) {
                 _cleanup_free_ char *path = NULL;
                 struct stat st;
 
+                if (list[i]->d_name[0] == '.') { /* ".", "..", and the .gitkeep of an empty directory */
+                        free(list[i]);
+                        continue;
+                }
                 if (r >= 0 && asprintf(&path, "%s/%s", dir, list[i]->d_name) < 0)
                         r = -ENOMEM;
                 if (r >= 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode))
@@ -65,8 +73,8 @@ static int run_path(const char *path) {
 }
 
 int main(int argc, char **argv) {
-#ifdef FUZZ_DEFAULT_CORPUS
-        static const char *const fallback[] = { FUZZ_DEFAULT_CORPUS };
+#ifdef FUZZ_NAME
+        static const char *const fallback[] = { FUZZ_CORPUS_DIR "/" FUZZ_NAME, FUZZ_REGRESS_DIR "/" FUZZ_NAME };
 #else
         static const char *const fallback[] = {};
 #endif

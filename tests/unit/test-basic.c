@@ -68,7 +68,12 @@ static void test_parse(void) {
         is_int(safe_atoi("42x", &i), -EINVAL, "trailing junk refused");
         is_int(safe_atoi("", &i), -EINVAL, "empty refused");
         is_int(safe_atoi("99999999999", &i), -ERANGE, "overflow refused");
+        is_int(safe_atoi("99999999999x", &i), -EINVAL, "not a number, however long");
+        is_int(safe_atou64("ffffffffffffffffffff\r", 16, &v), -EINVAL, "not a number either, for u64");
         ok(safe_atoi("-1", &i) == 0 && i == -1, "negative numbers parse (numa_node -1)");
+        is_int(safe_atoi(" 42", &i), -EINVAL, "leading blank refused");
+        is_int(safe_atoi("\n\n2\n", &i), -EINVAL, "leading newlines refused");
+        is_int(safe_atoi("\v8", &i), -EINVAL, "leading vertical tab refused");
         ok(parse_hex_u32("0x8086\n", &u) == 0 && u == 0x8086, "sysfs vendor");
         ok(parse_hex_u32("0x030000", &u) == 0 && u == 0x030000, "sysfs class");
         is_int(safe_atou64("-1", 10, &v), -EINVAL, "unsigned refuses a sign");

@@ -1105,6 +1105,32 @@ static void shell_refused(const char *text, int want, const char *what) {
         is_int(r, want, "shell refuses %s", what);
 }
 
+/* GRUB_CMDLINE_LINUX=${GRUB_A:-${GRUB_A:-...x...}}, n deep. */
+static char *nested(size_t n) {
+        static const char head[] = "GRUB_CMDLINE_LINUX=";
+        char *s = malloc(sizeof head + n * 11 + 2), *p;
+
+        if (!s)
+                abort();
+        p = mempcpy(s, head, strlen(head));
+        for (size_t i = 0; i < n; i++)
+                p = mempcpy(p, "${GRUB_A:-", 10);
+        *p++ = 'x';
+        memset(p, '}', n);
+        p += n;
+        *p++ = '\n';
+        *p = 0;
+        return s;
+}
+
+static void test_shell_nesting(void) {
+        _cleanup_free_ char *ok64 = nested(64), *deep = nested(40000);
+
+        shell_case(ok64, "GRUB_CMDLINE_LINUX", "x");
+        /* A 240 KB fragment (files are read up to 256 KiB) recursed once per level: refused, not a crash. */
+        shell_refused(deep, -EINVAL, "expansions nested 40000 deep");
+}
+
 static void test_shell(void) {
         shell_case("GRUB_CMDLINE_LINUX='a $b \"c\"'\n", "GRUB_CMDLINE_LINUX", "a $b \"c\"");
         shell_case("A=x\nGRUB_CMDLINE_LINUX=\"$A ${A}y \\$A \\\" \\\\ \\q\"\n", "GRUB_CMDLINE_LINUX", "x xy $A \" \\ \\q");
@@ -1155,6 +1181,7 @@ int main(void) {
         test_plan_errors();
         test_regenerate();
         test_shell();
+        test_shell_nesting();
 
         if (!getenv("KEEP_TMP"))
                 (void) run_argv((char *const[]) { (char *) "rm", (char *) "-rf", tmpbase, NULL });

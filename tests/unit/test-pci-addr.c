@@ -32,6 +32,7 @@ int main(void) {
         accepts("0000:ff:1f.7", "0000:ff:1f.7");
         accepts("ABCD:0A:1F.7", "abcd:0a:1f.7");
         accepts("10000:00:00.0", "10000:00:00.0"); /* VMD domain */
+        accepts("1000000a:e1:1f.7", "1000000a:e1:1f.7"); /* the longest: formats whole */
 
         refuses("");
         refuses("0000:00:00");

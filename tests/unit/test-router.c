@@ -33,6 +33,7 @@ static void not_found(const char *method, const char *path) {
 
         is_int(router_match(routes, n_routes, method, path, &r, &route, &allow), ROUTE_NOT_FOUND, "%s %s is 404", method, path);
         is_int(r.n_params, 0, "no parameter left behind for %s", path);
+        ok(!r.param_values[0] && !r.param_names[0], "no captured value left behind for %s", path);
         clear(&r);
 }
 
@@ -70,6 +71,8 @@ int main(void) {
         not_found("GET", "/v1/devices/");
         not_found("GET", "/v1//devices");
         not_found("GET", "/v1/devices/a/b");
+        not_found("GET", "/v1/devices/0000:01:00.0/");
+        not_found("PUT", "/v1/devices/0000:01:00.0//sriov");
         not_found("GET", "/v1/device");
         not_found("GET", "v1/devices");
         not_found("GET", "");
