@@ -259,19 +259,11 @@ static int config_line(char *line, unsigned n, void *userdata) {
         return r;
 }
 
-int agent_config_load(AgentConfig *c, const char *path, unsigned *ret_line) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-
-        if (!f)
-                return -errno;
-        return agent_config_load_file(c, f, ret_line);
-}
-
-int agent_config_load_file(AgentConfig *c, FILE *f, unsigned *ret_line) {
+int agent_config_parse(AgentConfig *c, char *text, unsigned *ret_line) {
         LoadState st = { .config = c };
         int r;
 
-        r = read_lines_file(f, config_line, &st);
+        r = parse_lines(text, config_line, &st);
         if (r < 0 && st.bad_line)
                 *ret_line = st.bad_line;
         return r;

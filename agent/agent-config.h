@@ -44,11 +44,12 @@ typedef struct AgentConfig {
 void agent_config_init(AgentConfig *c);
 void agent_config_done(AgentConfig *c);
 
-/* Reads a configuration file; -ENOENT when it does not exist. On a bad line
+/* The longest configuration file read. */
+#define AGENT_CONFIG_FILE_MAX (1024 * 1024)
+
+/* Parses a configuration file's text (split in place). On a bad line
  * returns -EINVAL with *ret_line set. */
-int agent_config_load(AgentConfig *c, const char *path, unsigned *ret_line);
-/* The same from an open stream. */
-int agent_config_load_file(AgentConfig *c, FILE *f, unsigned *ret_line);
+int agent_config_parse(AgentConfig *c, char *text, unsigned *ret_line);
 
 /* Sets one key; -EINVAL for an unknown key or a bad value. */
 int agent_config_set(AgentConfig *c, const char *key, const char *value);

@@ -127,9 +127,10 @@ static int parse_argv(int argc, char *argv[], Options *o) {
  * every reload. */
 static int load_config(const Options *o, AgentConfig *cfg) {
         _cleanup_(hostroot_freep) HostRoot *root = NULL;
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL, *why = NULL;
         const char *root_dir = "/";
         unsigned line = 0;
+        size_t size = 0;
         int r;
 
         for (size_t i = 0; i < o->n; i++)
@@ -142,13 +143,21 @@ static int load_config(const Options *o, AgentConfig *cfg) {
         if (!path)
                 return log_oom();
 
-        r = agent_config_load(cfg, path, &line);
+        /* It names the tokens file, the TLS key and the state directory:
+         * whoever may change it may give themselves any role. */
+        r = read_secret_file(path, AGENT_CONFIG_FILE_MAX, S_IWGRP | S_IWOTH, 0644, &text, &size, &why);
+        if (why)
+                return log_error_errno(r, "%s %s", path, why);
         if (r == -ENOENT && !o->config)
-                r = 0;
-        if (r == -EINVAL)
-                return log_error_errno(r, "%s:%u: unknown key or invalid value.", path, line);
-        if (r < 0)
+                ; /* no file: the defaults */
+        else if (r < 0)
                 return log_error_errno(r, "Cannot read configuration '%s': %m", path);
+        else if (strlen(text) != size)
+                return log_error_errno(EINVAL, "%s holds a NUL byte: not a configuration file.", path);
+        else if ((r = agent_config_parse(cfg, text, &line)) == -EINVAL)
+                return log_error_errno(r, "%s:%u: unknown key or invalid value.", path, line);
+        else if (r < 0)
+                return log_oom();
 
         for (size_t i = 0; i < o->n; i++)
                 if (agent_config_set(cfg, o->keys[i], o->values[i]) < 0)

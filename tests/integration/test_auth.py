@@ -215,6 +215,48 @@ def test_tokens_file_with_a_nul_byte_stops_the_agent(tmp_path):
     assert r.returncode != 0 and f"{tokens} holds a NUL byte" in r.stderr, r.stderr
 
 
+def start_with_config(tmp_path, text, mode=0o644, owner=None):
+    root = unpack_snapshot("intel-gpu-like", tmp_path / "root")
+    conf = tmp_path / "hostdevd.conf"
+    conf.write_bytes(text)
+    conf.chmod(mode)
+    if owner is not None:
+        os.chown(conf, owner, owner)
+    r = subprocess.run([str(BINARY), "--root", str(root), "--config", str(conf), "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=30)
+    return conf, r
+
+
+@pytest.mark.parametrize("mode", [0o664, 0o646, 0o666])
+def test_configuration_others_may_write_stops_the_agent(tmp_path, mode):
+    """The configuration names the tokens file and the TLS key: whoever may
+    change it may point them at files of their own."""
+    conf, r = start_with_config(tmp_path, b"tokens = /tmp/theirs\n", mode)
+    assert r.returncode != 0
+    assert (f"{conf} is writable by its group or others (mode {mode:04o}): refused. Fix: chmod 0644 {conf}"
+            in r.stderr), r.stderr
+    assert "/tmp/theirs" not in r.stderr, "refused before it is read"
+
+
+def test_configuration_of_another_user_stops_the_agent(tmp_path):
+    conf, r = start_with_config(tmp_path, b"log_level = info\n", 0o644, owner=65534)
+    assert r.returncode != 0
+    assert f"{conf} belongs to uid 65534, not root: refused. Fix: chown root: {conf}" in r.stderr, r.stderr
+
+
+def test_configuration_with_a_nul_byte_stops_the_agent(tmp_path):
+    """The key after the NUL would otherwise be silently dropped."""
+    conf, r = start_with_config(tmp_path, b"log_level = info\n\0connection_limit = 5\n")
+    assert r.returncode != 0 and f"{conf} holds a NUL byte: not a configuration file." in r.stderr, r.stderr
+
+
+def test_configuration_that_is_not_a_file_stops_the_agent(tmp_path):
+    root = unpack_snapshot("intel-gpu-like", tmp_path / "root")
+    r = subprocess.run([str(BINARY), "--root", str(root), "--config", str(tmp_path), "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and f"{tmp_path} is not a regular file." in r.stderr, r.stderr
+
+
 def test_readable_tokens_file_is_fine(tmp_path, start_agent):
     """It holds hashes, not secrets: 0644 is accepted."""
     root = unpack_snapshot("intel-gpu-like", tmp_path / "root")

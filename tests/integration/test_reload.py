@@ -106,6 +106,22 @@ def test_configuration_reload_applies_what_it_can(root, tmp_path, start_agent):
     assert agent.get("/v1/host").status == 200
 
 
+def test_configuration_made_writable_is_refused_on_reload(root, tmp_path, start_agent):
+    """The file names the tokens file: whoever may change it may point it at their own."""
+    conf = tmp_path / "hostdevd.conf"
+    conf.write_text("reboot_timeout_sec = 600\n")
+    conf.chmod(0o644)
+    agent = start_agent(root, "--config", str(conf))
+    conf.write_text("reboot_timeout_sec = 900\n")
+    conf.chmod(0o646)
+    log = hup(agent, "Reload refused").split("Reload: reading")[-1]
+    assert f"{conf} is writable by its group or others (mode 0646): refused. Fix: chmod 0644 {conf}" in log, log
+    assert "reboot_timeout_sec" not in log, "nothing of the refused file applied"
+    conf.chmod(0o644)
+    log = hup(agent, "Reload done").split("Reload: reading")[-1]
+    assert "Reload: reboot_timeout_sec is now '900' (was '600')." in log, log
+
+
 def test_log_level_from_the_file_changes_on_reload(root, tmp_path):
     conf = tmp_path / "hostdevd.conf"
     conf.write_text("log_level = info\n")
