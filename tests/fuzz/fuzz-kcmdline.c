@@ -1,7 +1,9 @@
 /* libFuzzer target for the kernel command-line library: parse any input,
  * format it, parse that again and insist on the same arguments; then apply
  * edits built from the input and insist that they keep their promises and
- * that the result still formats and reads back the same.
+ * that the result still formats and reads back the same. A replay of the
+ * corpus tries every edit on each input; libFuzzer one per execution, the
+ * input's length choosing which (the next executions try the others).
  *
  * Under `make check` it is linked with fuzz-main.c and run over its corpus;
  * to fuzz it: tests/fuzz/fuzz.sh --time 60 kcmdline.
@@ -73,13 +75,18 @@ static void try_edit(const char *s, unsigned op, const char *spec) {
 }
 
 /* Edits with three arguments of the line (spread over it, chosen by seed),
- * each written back as a spec. */
+ * each written back as a spec: every edit with each, or (under libFuzzer)
+ * the one edit of one argument that the seed selects. */
 static void edit_with_args(const char *s, const KCmdline *c, unsigned seed) {
+        bool all = fuzz_every_case();
+
         for (size_t k = 0; k < c->n_args && k < 3; k++) {
                 size_t i = (seed + k * (c->n_args / 3 + 1)) % c->n_args;
                 _cleanup_free_ char *spec = NULL, *spec2 = NULL;
                 _cleanup_(karg_done) KArg a = {};
 
+                if (!all && k != seed % (c->n_args < 3 ? c->n_args : 3))
+                        continue;
                 spec = karg_format(c->args + i);
                 if (!spec)
                         continue;
@@ -89,8 +96,11 @@ static void edit_with_args(const char *s, const KCmdline *c, unsigned seed) {
                         FUZZ_ASSERT(streq(a.key, c->args[i].key) && streq_ptr(a.value, c->args[i].value));
                 }
                 for (unsigned op = 0; op < 5; op++)
-                        try_edit(s, op + seed, spec);
+                        if (all || op == seed / 3 % 6)
+                                try_edit(s, op + seed, spec);
 
+                if (!all && seed / 3 % 6 != 5)
+                        continue;
                 if (asprintf(&spec2, "%s=\"new value\"", spec) < 0)
                         abort();
                 try_edit(s, 4, spec2);
@@ -118,7 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (!spec)
                         abort();
                 for (unsigned op = 0; op < 5; op++)
-                        try_edit(nl + 1, op, spec);
+                        if (fuzz_every_case() || op == size % 5)
+                                try_edit(nl + 1, op, spec);
         }
         return 0;
 }

@@ -20,6 +20,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+const bool fuzz_replaying_corpus = true; /* fuzz.h: every case of each input */
+
 static unsigned n_inputs;
 
 static int run_file(const char *path) {

@@ -20,6 +20,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
                 }                                                               \
         } while (0)
 
+/* Defined (true) by fuzz-main.c only. */
+extern const bool fuzz_replaying_corpus __attribute__((weak));
+
+/* Whether to try every case an input allows (a replay of the corpus under
+ * `make check`), or only the one the input selects (under libFuzzer, where
+ * the next executions try the others, so each costs less). */
+static inline bool fuzz_every_case(void) {
+        return &fuzz_replaying_corpus && fuzz_replaying_corpus;
+}
+
 /* Out of memory is not something a target tests: it stops the run. */
 #define FUZZ_OOM(p)                                                             \
         do {                                                                    \
