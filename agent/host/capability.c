@@ -290,6 +290,55 @@ static int check_vfio(Eval *e) {
         return r < 0 ? r : set_hint(e, "Install a kernel with CONFIG_VFIO_PCI.");
 }
 
+/* vfio-pci hands devices over, but a VM opens them through a VFIO IOMMU
+ * backend: the type1 driver (vfio's soft dependency loads it with vfio) or
+ * iommufd (Linux 6.2 and later). vfio-pci without either loads, binds,
+ * and no VM can start. */
+static int check_vfio_backend(Eval *e) {
+        static const struct {
+                const char *module, *ko;
+        } backends[] = {
+                { "vfio_iommu_type1", "/vfio_iommu_type1.ko" },
+                { "iommufd", "/iommufd.ko" },
+        };
+        bool lists = false;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+                _cleanup_free_ char *sub = NULL;
+
+                if (asprintf(&sub, "module/%s", backends[i].module) < 0)
+                        return -ENOMEM;
+                if (area_exists(e->root, AREA_SYS, sub))
+                        return add_check(e, "vfio-iommu-backend", CHECK_PASS, "the VFIO IOMMU backend %s is %s",
+                                         backends[i].module,
+                                         module_listed(e, "modules.builtin", backends[i].ko) > 0 ? "built into the kernel"
+                                                                                                  : "loaded");
+        }
+        for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+                int builtin = module_listed(e, "modules.builtin", backends[i].ko),
+                    module = module_listed(e, "modules.dep", backends[i].ko);
+
+                if (builtin > 0 || module > 0)
+                        return add_check(e, "vfio-iommu-backend", CHECK_PASS,
+                                         "the VFIO IOMMU backend %s is available as a module for kernel %s (loaded with vfio)",
+                                         backends[i].module, strempty(e->host->kernel_release));
+                lists = lists || builtin != -ENOENT || module != -ENOENT;
+        }
+        if (!lists) {
+                r = add_check(e, "vfio-iommu-backend", CHECK_WARN, "neither vfio_iommu_type1 nor iommufd is loaded, and no "
+                              "module list was found for kernel %s", strempty(e->host->kernel_release));
+                return r < 0 ? r : set_hint(e, "Run 'modprobe vfio_iommu_type1', then restart hostdevd. If modprobe "
+                                               "fails, install the kernel's modules or a kernel with "
+                                               "CONFIG_VFIO_IOMMU_TYPE1 or CONFIG_IOMMUFD.");
+        }
+        r = add_check(e, "vfio-iommu-backend", CHECK_FAIL, "neither vfio_iommu_type1 nor iommufd is loaded, built in, or "
+                      "available as a module for kernel %s: devices bind to vfio-pci, but no VM can open them",
+                      strempty(e->host->kernel_release));
+        return r < 0 ? r : set_hint(e, "Install a kernel with CONFIG_VFIO_IOMMU_TYPE1 (or CONFIG_IOMMUFD with "
+                                       "CONFIG_IOMMUFD_VFIO_CONTAINER), or its modules package.");
+}
+
 static int check_acs_override(Eval *e) {
         const KArg *a = kcmdline_get(e->cmdline, "pcie_acs_override");
         int r;
@@ -380,15 +429,16 @@ static int check_kernel_arguments(Eval *e) {
 }
 
 static const char *decide_verdict(const Capabilities *c) {
-        const Check *cpu = &c->checks[0], *vfio = NULL;
+        const Check *cpu = &c->checks[0];
+        bool vfio_missing = false;
 
         for (size_t i = 0; i < c->n_checks; i++)
-                if (streq(c->checks[i].id, "vfio-pci"))
-                        vfio = &c->checks[i];
+                if (streq(c->checks[i].id, "vfio-pci") || streq(c->checks[i].id, "vfio-iommu-backend"))
+                        vfio_missing = vfio_missing || c->checks[i].status == CHECK_FAIL;
         if (cpu->status == CHECK_FAIL)
                 return "no-cpu-support";
         if (c->iommu_active)
-                return vfio && vfio->status == CHECK_FAIL ? "vfio-unavailable" : "ready";
+                return vfio_missing ? "vfio-unavailable" : "ready";
         if (!c->iommu_source)
                 return "disabled-in-firmware";
         return "needs-kernel-arguments";
@@ -400,7 +450,7 @@ int capabilities_evaluate(const HostRoot *root, const HostInfo *host, const Inve
         Eval e = { .root = root, .host = host, .inv = inv, .caps = &caps };
         int (*const checks[])(Eval *) = {
                 check_cpu, check_firmware, check_kernel_iommu, check_irq_remapping,
-                check_vfio, check_acs_override, check_kernel_arguments,
+                check_vfio, check_vfio_backend, check_acs_override, check_kernel_arguments,
         };
         int r;
 

@@ -39,7 +39,7 @@ typedef struct Capabilities {
         char **args_add;         /* kernel arguments to add */
         char **args_remove;      /* and to remove */
         char **args_optional;    /* worth adding: iommu=pt */
-        Check checks[8];
+        Check checks[12];
         size_t n_checks;
 } Capabilities;
 

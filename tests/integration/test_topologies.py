@@ -55,6 +55,49 @@ def expected_usage(dev):
     return kinds
 
 
+@pytest.mark.parametrize("modules, status, detail", [
+    ({"vfio_pci": "loaded"}, "pass", "vfio_iommu_type1 is loaded"),  # vfio's softdep loads it with vfio-pci
+    ({"vfio_pci": "module"}, "pass", "vfio_iommu_type1 is available as a module"),
+    ({"vfio_pci": "loaded", "vfio_iommu_type1": "builtin"}, "pass", "vfio_iommu_type1 is built into the kernel"),
+    ({"vfio_pci": "loaded", "vfio_iommu_type1": "absent", "iommufd": "loaded"}, "pass", "iommufd is loaded"),
+    ({"vfio_pci": "loaded", "vfio_iommu_type1": "absent", "iommufd": "module"}, "pass",
+     "iommufd is available as a module"),
+    ({"vfio_pci": "loaded", "vfio_iommu_type1": "absent"}, "fail",
+     "neither vfio_iommu_type1 nor iommufd is loaded, built in, or available as a module"),
+])
+def test_vfio_iommu_backend(tmp_path, start_agent, modules, status, detail):
+    """vfio-pci without a VFIO IOMMU backend binds devices that no VM can open."""
+    topo = mksysfs.load_topology("passthrough")
+    topo["modules"] = modules
+    root = tmp_path / "root"
+    mksysfs.generate(topo, root)
+    caps = start_agent(root).get_json("/v1/capabilities")
+    checks = {c["id"]: c for c in caps["checks"]}
+    assert [c["id"] for c in caps["checks"]].index("vfio-iommu-backend") == \
+        [c["id"] for c in caps["checks"]].index("vfio-pci") + 1, "in the contract's order"
+    check = checks["vfio-iommu-backend"]
+    assert check["status"] == status and detail in check["detail"], check
+    assert checks["vfio-pci"]["status"] == "pass"
+    if status == "fail":
+        assert caps["verdict"] == "vfio-unavailable"
+        assert "CONFIG_VFIO_IOMMU_TYPE1" in check["hint"], check
+    else:
+        assert caps["verdict"] == "ready" and check["hint"] is None, caps
+
+
+def test_vfio_iommu_backend_unknown_without_module_lists(tmp_path, start_agent):
+    """As under hostdevd's unit before vfio-pci is loaded: the module tree is hidden."""
+    topo = mksysfs.load_topology("passthrough")
+    topo["modules"] = {"vfio_pci": "module"}
+    root = tmp_path / "root"
+    mksysfs.generate(topo, root)
+    shutil.rmtree(root / "lib" / "modules")
+    caps = start_agent(root).get_json("/v1/capabilities")
+    check = {c["id"]: c for c in caps["checks"]}["vfio-iommu-backend"]
+    assert check["status"] == "warn" and "no module list was found" in check["detail"], check
+    assert "modprobe vfio_iommu_type1" in check["hint"], check
+
+
 def expected_verdict(topo):
     iommu = topo["iommu"]
     if not topo["cpu"].get("virtualization"):
@@ -163,7 +206,7 @@ def test_capability_verdict(tree):
     assert caps["verdict"] == expected_verdict(topo)
     checks = {c["id"]: c for c in caps["checks"]}
     assert set(checks) == {"cpu-virtualization", "firmware-iommu", "kernel-iommu", "interrupt-remapping",
-                           "vfio-pci", "acs-override", "kernel-arguments"}
+                           "vfio-pci", "vfio-iommu-backend", "acs-override", "kernel-arguments"}
     assert checks["acs-override"]["status"] == ("warn" if topo["iommu"].get("acs_override") else "pass")
     assert caps["iommu_source"] == topo["iommu"].get("acpi_table")
     if caps["iommu_source"] is None:
