@@ -13,7 +13,8 @@
  * GRUB writes it in place at boot (save_env): it must never grow or
  * shrink, so we keep the file's size and refuse an edit that does not fit.
  * In a value, a backslash escapes the next byte (GRUB escapes '\\' and
- * newline); lines starting with '#' are comments. We rewrite only the one
+ * newline); a name is the bytes before the first '=', escapes and all, as
+ * GRUB matches it; lines starting with '#' are comments. We rewrite only the one
  * variable, keep every other byte in order, and pad with '#' again.
  */
 
@@ -64,8 +65,15 @@ int grubenv_parse(const char *block, size_t size, char ***ret) {
                 const char *e = line_end(p, end);
                 _cleanup_(sb_done) StrBuf v = {};
 
-                if (*p != '#' && memchr(p, '=', (size_t) (e - p))) {
-                        for (const char *q = p; q < e; q++) {
+                const char *eq = *p != '#' ? memchr(p, '=', (size_t) (e - p)) : NULL;
+
+                /* As grub_envblk_iterate() reads it: the name is the bytes before the
+                 * first '=', as they stand (grub_envblk_set() finds it so); only the
+                 * value has escapes. */
+                if (eq) {
+                        if (sb_putn(&v, p, (size_t) (eq - p + 1)) < 0)
+                                return -ENOMEM;
+                        for (const char *q = eq + 1; q < e; q++) {
                                 if (*q == '\\' && q + 1 < e)
                                         q++;
                                 if (sb_putc(&v, *q) < 0)
