@@ -11,6 +11,9 @@
 #include "fuzz.h"
 #include "kernel-cmdline/bootloader-internal.h"
 
+/* How bootloader_plan()'s own check of a plan begins its refusal. */
+#define READBACK "The planned files do not give "
+
 static char *root_dir;
 static HostRoot *root;
 
@@ -198,7 +201,7 @@ int fuzz_host_check(const FuzzHost *h, const BootEdit *edits, size_t n_edits, Bo
                         fprintf(stderr, "plan: %s\n", error3);
                 /* A plan that does not read back is the library's own check failing: a finding, but for
                  * a grub.d file after hostdevd's drop-in that changes the variables (documented). */
-                FUZZ_ASSERT(!strstr(error3, "The planned files do not give") ||
+                FUZZ_ASSERT(strncmp(error3, READBACK, strlen(READBACK)) != 0 || /* not an echoed spec */
                             (b->kind == BOOTLOADER_GRUB_DEBIAN && !b->grub.dropin_last));
                 return 0;
         }
