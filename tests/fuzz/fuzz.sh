@@ -10,10 +10,18 @@
 # memory, leaving the reproducer under WORK/<target>/artifacts; 2 when it
 # could not build or run.
 #
-#   tests/fuzz/fuzz.sh [--time SECONDS] [--runs N] [--jobs J] [--build-dir DIR] [TARGET...]
+#   tests/fuzz/fuzz.sh [--time SECONDS] [--runs N] [--jobs J] [--build-dir DIR]
+#                      [--campaign CDIR] [TARGET...]
 #
 # Without --time or --runs each target runs 60 seconds. The build directory
 # defaults to build/fuzz under the source tree; WORK is DIR/fuzz-work.
+#
+# --campaign CDIR makes runs add up: each target's corpus stays in
+# CDIR/<target>/corpus (seeded once, regression inputs added each time) and
+# its executions and seconds so far in CDIR/<target>/total; a run goes on
+# from there until the total reaches --runs (the rest of it is the -runs
+# given to libFuzzer), or for --time, so a long campaign can be run in
+# slices. The figures printed are the totals.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -40,7 +48,7 @@ max_len() {
 }
 
 usage() {
-        echo "usage: $0 [--time SECONDS] [--runs N] [--jobs J] [--build-dir DIR] [TARGET...]" >&2
+        echo "usage: $0 [--time SECONDS] [--runs N] [--jobs J] [--build-dir DIR] [--campaign CDIR] [TARGET...]" >&2
         echo "targets: $all_targets" >&2
         exit 2
 }
@@ -49,6 +57,7 @@ time_limit=""
 runs=""
 jobs=1
 build=""
+campaign=""
 targets=""
 while [ $# -gt 0 ]; do
         case $1 in
@@ -56,6 +65,7 @@ while [ $# -gt 0 ]; do
         --runs) [ $# -ge 2 ] || usage; runs=$2; shift 2 ;;
         --jobs) [ $# -ge 2 ] || usage; jobs=$2; shift 2 ;;
         --build-dir) [ $# -ge 2 ] || usage; build=$2; shift 2 ;;
+        --campaign) [ $# -ge 2 ] || usage; campaign=$2; shift 2 ;;
         -h | --help) usage ;;
         -*) usage ;;
         *) targets="$targets $1"; shift ;;
@@ -74,6 +84,10 @@ build=${build:-$top/build/fuzz}
 mkdir -p "$build" || exit 2
 build=$(cd "$build" && pwd)
 work=$build/fuzz-work
+if [ -n "$campaign" ]; then
+        mkdir -p "$campaign" || exit 2
+        campaign=$(cd "$campaign" && pwd)
+fi
 
 # ---- Build ----
 if [ ! -x "$top/configure" ]; then
@@ -101,10 +115,29 @@ run_one() {
         dir=$work/$t
         rm -rf "$dir"
         mkdir -p "$dir/corpus" "$dir/artifacts"
-        for src in "$top/tests/fuzz/corpus/$t" "$top/tests/fuzz/regress/$t"; do
-                [ -d "$src" ] && find "$src" -maxdepth 1 -type f ! -name '.*' -exec cp {} "$dir/corpus/" \;
-        done
-        set -- ${runs:+-runs=$runs} ${time_limit:+-max_total_time=$time_limit} -max_len="$(max_len "$t")" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
+        corpus=$dir/corpus
+        done_execs=0
+        done_secs=0
+        left=$runs
+        if [ -n "$campaign" ]; then
+                corpus=$campaign/$t/corpus
+                if [ ! -d "$corpus" ]; then
+                        mkdir -p "$corpus.new" && cp "$top/tests/fuzz/corpus/$t/"* "$corpus.new/" 2>/dev/null
+                        mv "$corpus.new" "$corpus"
+                fi
+                [ -f "$campaign/$t/total" ] && read -r done_execs done_secs <"$campaign/$t/total"
+                if [ -n "$runs" ] && [ "$done_execs" -ge "$runs" ]; then
+                        echo "$t $done_execs - $(ls "$corpus" | wc -l) - 0 $done_secs" >"$dir/result"
+                        return
+                fi
+                [ -n "$runs" ] && left=$((runs - done_execs))
+        fi
+        [ -d "$top/tests/fuzz/regress/$t" ] &&
+                find "$top/tests/fuzz/regress/$t" -maxdepth 1 -type f ! -name '.*' -exec cp {} "$corpus/" \;
+        if [ -z "$campaign" ] && [ -d "$top/tests/fuzz/corpus/$t" ]; then
+                find "$top/tests/fuzz/corpus/$t" -maxdepth 1 -type f ! -name '.*' -exec cp {} "$corpus/" \;
+        fi
+        set -- ${left:+-runs=$left} ${time_limit:+-max_total_time=$time_limit} -max_len="$(max_len "$t")" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
                 -artifact_prefix="$dir/artifacts/"
         [ -f "$top/tests/fuzz/dict/$t.dict" ] && set -- "$@" -dict="$top/tests/fuzz/dict/$t.dict"
         start=$(date +%s)
@@ -112,7 +145,7 @@ run_one() {
         # 32 MB of frees, and the allocator does not walk fresh pages all the time (faster by a third).
         (cd "$dir" && ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:quarantine_size_mb=32" \
                 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-                "$build/tests/fuzz/fuzz-$t" "$@" "$dir/corpus") >"$dir/log" 2>&1
+                "$build/tests/fuzz/fuzz-$t" "$@" "$corpus") >"$dir/log" 2>&1
         status=$?
         end=$(date +%s)
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
@@ -124,7 +157,13 @@ run_one() {
                 -o -name 'oom-*' \) | wc -l)
         # A run that stopped for another reason (it would not start) is a finding too.
         [ "$status" -ne 0 ] && [ "$found" -eq 0 ] && found=1
-        echo "$t ${execs:--} ${speed:--} ${corp:--} ${cov:--} $found $((end - start))" >"$dir/result"
+        secs=$((end - start))
+        if [ -n "$campaign" ] && [ -n "$execs" ]; then
+                execs=$((done_execs + execs))
+                secs=$((done_secs + secs))
+                echo "$execs $secs" >"$campaign/$t/total.new" && mv "$campaign/$t/total.new" "$campaign/$t/total"
+        fi
+        echo "$t ${execs:--} ${speed:--} ${corp:--} ${cov:--} $found $secs" >"$dir/result"
 }
 
 echo "fuzz.sh: running$(for t in $targets; do printf ' %s' "$t"; done)" \
