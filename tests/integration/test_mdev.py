@@ -81,6 +81,14 @@ def test_types_in_the_inventory_as_the_kernel_has_them(agent, tree):
     assert r.status == 409 and r.json()["code"] == "not-mdev-parent", r
 
 
+def test_mdev_is_a_field_pollers_may_ask_for(agent, tree):
+    """?fields= takes every Device member, mdev too (validated against the contract's DeviceFields)."""
+    r = agent.get_json("/v1/devices?fields=address,mdev")
+    by = {d["address"]: d for d in r["devices"]}
+    assert all(set(d) == {"address", "mdev"} for d in r["devices"])
+    assert by[GPU]["mdev"] == agent.get_json(f"/v1/devices/{GPU}")["mdev"]
+
+
 def test_create_and_remove(agent, tree):
     tid = type_ids(tree)[0]
     before = available(tree, tid)

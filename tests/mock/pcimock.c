@@ -905,26 +905,31 @@ static Attr classify(const char *root, const char *path, char **ret_dir) {
         return ATTR_NONE;
 }
 
+/* Leaves errno as the open left it: a caller reads it after a failure. */
 static void maybe_track(int fd, int flags) {
-        const char *root = mock_root();
+        int saved = errno;
+        const char *root;
         char proc[64], path[PATH_MAX], *dir;
         ssize_t n;
         Attr a;
 
-        if (fd < 0 || fd >= MAX_TRACKED || (flags & O_ACCMODE) == O_RDONLY || !root)
+        if (fd < 0 || fd >= MAX_TRACKED || (flags & O_ACCMODE) == O_RDONLY || !(root = mock_root())) {
+                errno = saved;
                 return;
+        }
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         n = readlink(proc, path, sizeof path - 1);
-        if (n < 0)
-                return;
-        path[n] = 0;
-        a = classify(root, path, &dir);
-        if (a == ATTR_NONE)
-                return;
-        pthread_mutex_lock(&lock);
-        free(tracked[fd].dir);
-        tracked[fd] = (Tracked) { .attr = a, .dir = dir };
-        pthread_mutex_unlock(&lock);
+        if (n >= 0) {
+                path[n] = 0;
+                a = classify(root, path, &dir);
+                if (a != ATTR_NONE) {
+                        pthread_mutex_lock(&lock);
+                        free(tracked[fd].dir);
+                        tracked[fd] = (Tracked) { .attr = a, .dir = dir };
+                        pthread_mutex_unlock(&lock);
+                }
+        }
+        errno = saved;
 }
 
 static int mode_arg(int flags, va_list ap) {
