@@ -221,10 +221,17 @@ static int entry_target(Bootloader *b, const BlsEntry *e, bool primary) {
         t->primary = primary;
         for (size_t i = 0; i < n; i++) {
                 size_t line = e->options_line[i];
-                _cleanup_free_ char *prefix = strndup(lines[line], (size_t) (strlen(lines[line]) - strlen(e->options[i])));
+                size_t l = strlen(lines[line]) - strlen(e->options[i]);
+                _cleanup_free_ char *prefix = NULL;
 
-                if (!prefix)
-                        return -ENOMEM;
+                /* A bare "options" line has no blank before its (empty) value: the
+                 * arguments written after it need one, or they join the key. */
+                if (l > 0 && !strchr(" \t", lines[line][l - 1]))
+                        r = asprintf(&prefix, "%.*s ", (int) l, lines[line]) < 0 ? -ENOMEM : 0;
+                else
+                        r = (prefix = strndup(lines[line], l)) ? 0 : -ENOMEM;
+                if (r < 0)
+                        return r;
                 r = bl_target_add_line(t, e->file, line, prefix, e->options[i], grub_style(b));
                 if (r < 0)
                         return r;
