@@ -32,19 +32,27 @@ static char *join_reasons(const ReasonList *l) {
         return s;
 }
 
-static int reapply_one(Ctx *c, Binding *b, ReapplyResult *res) {
+/* 1 with the outcome set when the device under the record changed (ids,
+ * group): then the record is not acted on. */
+static int check_drift(Ctx *c, Binding *b, ReapplyResult *res) {
         _cleanup_(reason_list_done) ReasonList drift = {};
-        _cleanup_(bind_report_done) BindReport rep = { .group = -1 };
         int r;
 
         r = binding_check_drift(b, c->inv, &drift);
-        if (r < 0)
+        if (r < 0 || drift.n == 0)
                 return r;
-        if (drift.n > 0) {
-                res->outcome = REAPPLY_DRIFTED;
-                res->detail = join_reasons(&drift);
-                return res->detail ? 0 : -ENOMEM;
-        }
+        res->outcome = REAPPLY_DRIFTED;
+        res->detail = join_reasons(&drift);
+        return res->detail ? 1 : -ENOMEM;
+}
+
+static int reapply_one(Ctx *c, Binding *b, ReapplyResult *res) {
+        _cleanup_(bind_report_done) BindReport rep = { .group = -1 };
+        int r;
+
+        r = check_drift(c, b, res);
+        if (r != 0)
+                return r < 0 ? r : 0;
         r = vfio_bind_locked(c, inventory_find(c->inv, b->requested), b->persistent, &rep);
         if (r < 0)
                 return r;
@@ -65,18 +73,12 @@ static int reapply_one(Ctx *c, Binding *b, ReapplyResult *res) {
 
 /* Finishes an interrupted release: 1 when the record is gone. */
 static int release_one(Ctx *c, Binding *b, ReapplyResult *res) {
-        _cleanup_(reason_list_done) ReasonList drift = {};
         _cleanup_(bind_report_done) BindReport rep = { .group = -1 };
         int r;
 
-        r = binding_check_drift(b, c->inv, &drift);
-        if (r < 0)
-                return r;
-        if (drift.n > 0) {
-                res->outcome = REAPPLY_DRIFTED;
-                res->detail = join_reasons(&drift);
-                return res->detail ? 0 : -ENOMEM;
-        }
+        r = check_drift(c, b, res);
+        if (r != 0)
+                return r < 0 ? r : 0;
         r = vfio_unbind_locked(c, inventory_find(c->inv, b->requested), &rep);
         if (r < 0)
                 return r;
