@@ -10,11 +10,21 @@
  * (a deferred event source: one run however many streams were resumed),
  * and the reader is called again, whoever published the event.
  *
+ * libmicrohttpd does not watch a suspended connection's socket, so a client
+ * that hangs up while its stream waits would hold its descriptor (and its
+ * share of the per-client streams) until the next heartbeat fails to send.
+ * While suspended, a stream therefore watches its socket for the peer's
+ * FIN itself (EPOLLRDHUP, one shot), and on it ends the stream at once.
+ * The watch is off whenever the connection is not suspended: libmicrohttpd
+ * may then close the socket, and a stale epoll registration of a closed,
+ * reused descriptor must never exist.
+ *
  * Frames: "id: <id>\nevent: <type>\ndata: <json>\n\n" (data is compact JSON,
  * one line); the hello and resync events of a stream carry no id of their
  * own unless noted below; heartbeats are the comment ": heartbeat\n\n". */
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,12 +52,14 @@ struct EventStream {
         bool suspended;           /* by the reader, waiting for bytes */
         bool ending;              /* end the reply once the queue is sent */
         bool dropped;             /* fell behind: end the connection now */
+        sd_event_source *hangup;  /* the peer's FIN, watched while suspended */
         EventStream *prev, *next;
 };
 
 struct EventStreams {
         EventStreamsConfig cfg;
         EventLog *log;
+        sd_event *event;
         sd_event_source *heartbeat;
         void (*wake)(void *userdata);
         void *wake_userdata;
@@ -95,6 +107,7 @@ static void stream_wake(EventStream *e) {
         if (!e->suspended)
                 return;
         e->suspended = false;
+        (void) sd_event_source_set_enabled(e->hangup, SD_EVENT_OFF);
         MHD_resume_connection(e->connection);
         if (s->wake)
                 s->wake(s->wake_userdata);
@@ -178,6 +191,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
                         return MHD_CONTENT_READER_END_OF_STREAM;
                 e->suspended = true;
                 MHD_suspend_connection(e->connection);
+                (void) sd_event_source_set_enabled(e->hangup, SD_EVENT_ONESHOT);
                 return 0;
         }
         n = MIN(max, e->len);
@@ -201,6 +215,7 @@ static void stream_free(void *cls) {
                 e->next->prev = e->prev;
         s->n--;
         log_debug("Event stream closed; %zu open.", s->n);
+        sd_event_source_disable_unref(e->hangup);
         free(e->credential);
         free(e->buf);
         free(e);
@@ -285,6 +300,33 @@ static int stream_catch_up(EventStream *e, const char *last_id, const char *newe
         return stream_push_made(e, "resync", resync_data(reason), newest, NULL);
 }
 
+/* The client hung up while its stream waited: end the stream now. */
+static int on_hangup(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        EventStream *e = userdata;
+
+        (void) es;
+        (void) fd;
+        (void) revents;
+        log_debug("Event stream: the client hung up.");
+        e->dropped = true;
+        e->buf = (free(e->buf), NULL);
+        e->head = e->len = e->size = 0;
+        stream_wake(e);
+        return 0;
+}
+
+/* A stream that never became a reply (libmicrohttpd frees the others). */
+static EventStream *stream_free_unopened(EventStream *e) {
+        if (!e)
+                return NULL;
+        sd_event_source_disable_unref(e->hangup);
+        free(e->credential);
+        free(e->buf);
+        free(e);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(EventStream *, stream_free_unopened);
+
 static EventStream *stream_new(EventStreams *s, struct MHD_Connection *c) {
         const union MHD_ConnectionInfo *ci;
         EventStream *e = calloc(1, sizeof(EventStream));
@@ -312,6 +354,9 @@ static EventStream *stream_new(EventStreams *s, struct MHD_Connection *c) {
                 if (unacked_ms > 0)
                         (void) setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &unacked_ms,
                                           sizeof unacked_ms);
+                if (sd_event_add_io(s->event, &e->hangup, ci->connect_fd, EPOLLRDHUP, on_hangup, e) < 0 ||
+                    sd_event_source_set_enabled(e->hangup, SD_EVENT_OFF) < 0)
+                        return stream_free_unopened(e);
         }
         return e;
 }
@@ -319,7 +364,7 @@ static EventStream *stream_new(EventStreams *s, struct MHD_Connection *c) {
 int event_streams_open(EventStreams *s, struct MHD_Connection *c, const char *credential, const char *last_id,
                        json_object *hello, struct MHD_Response **ret) {
         _cleanup_free_ char *newest = newest_id(s->log), *retry = NULL;
-        _cleanup_free_ EventStream *e = NULL;
+        _cleanup_(stream_free_unopenedp) EventStream *e = NULL;
         struct MHD_Response *resp;
         int r;
 
@@ -340,17 +385,11 @@ int event_streams_open(EventStreams *s, struct MHD_Connection *c, const char *cr
         r = stream_push_made(e, "hello", hello, last_id ? NULL : newest, retry);
         if (r >= 0 && last_id)
                 r = stream_catch_up(e, last_id, newest);
-        if (r < 0) {
-                free(e->credential);
-                free(e->buf);
+        if (r < 0)
                 return r == -ENOBUFS ? -ENOMEM : r;
-        }
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, e, stream_free);
-        if (!resp) {
-                free(e->credential);
-                free(e->buf);
+        if (!resp)
                 return -ENOMEM;
-        }
         /* Heartbeats keep the connection busy: no idle timeout. */
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
         e->next = s->head;
@@ -401,6 +440,7 @@ int event_streams_new(sd_event *event, EventLog *log, const EventStreamsConfig *
         s->cfg = *cfg;
         if (s->cfg.heartbeat_sec == 0 || s->cfg.queue_bytes == 0)
                 return -EINVAL;
+        s->event = sd_event_ref(event);
         r = sd_event_now(event, CLOCK_MONOTONIC, &now);
         if (r < 0)
                 return r;
@@ -427,6 +467,7 @@ EventStreams *event_streams_free(EventStreams *s) {
         if (s->log)
                 event_log_remove_listener(s->log, on_event, s);
         sd_event_source_disable_unref(s->heartbeat);
+        sd_event_unref(s->event);
         /* The daemon has stopped: every reply, so every stream, is gone. */
         free(s);
         return NULL;

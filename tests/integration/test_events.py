@@ -5,6 +5,7 @@ longer holds it, heartbeats, a stuck consumer dropped without slowing the
 others, and the caps on streams. Every event's data is checked against the
 schema the contract's x-events names for its type (conftest.EventStream)."""
 import json
+import os
 import re
 import socket
 import time
@@ -251,6 +252,35 @@ def test_streams_are_capped_per_client_and_in_all(tree, tmp_path, start_agent):
         time.sleep(0.2)
     s.until("hello")
     s.close(), b.close(), other.close()
+
+
+def test_a_client_that_hangs_up_gives_its_stream_back_at_once(tree, tmp_path, start_agent):
+    """Nothing is written to a waiting stream for a heartbeat's time (an hour
+    here), yet its client's hang-up frees the stream and its descriptor:
+    the agent watches a waiting stream's socket itself."""
+    agent = start_agent(tree, config(tmp_path, events_per_client=2, events_heartbeat_sec=3600))
+    fds_before = len(os.listdir(f"/proc/{agent.proc.pid}/fd"))
+    for round_ in range(3):  # the same slots, again and again
+        a, b = EventStream(agent), EventStream(agent)
+        a.until("hello"), b.until("hello")
+        assert EventStream(agent, expect=429).problem["code"] == "too-many-streams"
+        a.close(), b.close()
+        deadline = time.monotonic() + 5
+        while True:
+            s = EventStream(agent, expect=None)
+            if s.status == 200:
+                break
+            assert time.monotonic() < deadline, f"round {round_}: a hung-up stream held its slot ({s.status})"
+            time.sleep(0.05)
+        s.until("hello")
+        s.close()
+    deadline = time.monotonic() + 5
+    while len(os.listdir(f"/proc/{agent.proc.pid}/fd")) > fds_before:
+        assert time.monotonic() < deadline, \
+            f"descriptors still open: {sorted(os.readlink(f'/proc/{agent.proc.pid}/fd/{fd}') for fd in os.listdir(f'/proc/{agent.proc.pid}/fd'))}"
+        time.sleep(0.05)
+    r = agent.request("/v1/host")
+    assert r.status == 200, "the agent serves on after the hang-ups"
 
 
 def test_kernel_cmdline_change_is_announced(tmp_path, start_agent):

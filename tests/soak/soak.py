@@ -115,7 +115,7 @@ class Soak:
         self.lock = threading.Lock()
         self.counts = {}
         self.errors = []
-        self.runs = []   # per agent run: {"warm": (rss, fds), "end": (rss, fds), "rc": ...}
+        self.runs = []   # per agent run: {"warm": (rss, {fd: target}), "end": ..., "rc": ...}
         self.tokens = work / "tokens"
         write_tokens(self.tokens)
         self.log = work / "hostdevd.log"
@@ -172,15 +172,22 @@ class Soak:
         return self.log.read_text(errors="replace")[-n:]
 
     def sample(self):
+        """VmRSS in KiB and the open descriptors, each with what it is."""
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         rss = next(int(l.split()[1]) for l in status.splitlines() if l.startswith("VmRSS:"))
-        return rss, len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+        fds = {}
+        for fd in os.listdir(f"/proc/{self.proc.pid}/fd"):
+            try:
+                fds[int(fd)] = os.readlink(f"/proc/{self.proc.pid}/fd/{fd}")
+            except OSError:
+                pass  # closed while listed
+        return rss, fds
 
     def settled_sample(self, fds_at_most=None):
         """A sample once the connections just closed are gone on the agent's side too."""
         deadline = time.monotonic() + 10
         rss, fds = self.sample()
-        while fds_at_most is not None and fds > fds_at_most and time.monotonic() < deadline:
+        while fds_at_most is not None and len(fds) > fds_at_most and time.monotonic() < deadline:
             time.sleep(0.2)
             rss, fds = self.sample()
         return rss, fds
@@ -189,7 +196,7 @@ class Soak:
         self.gate.close()
         try:
             run = self.runs[-1]
-            run["end"] = self.settled_sample(run["warm"][1])
+            run["end"] = self.settled_sample(len(run["warm"][1]))
             self.proc.send_signal(signal.SIGTERM)
             try:
                 rc = self.proc.wait(60)
@@ -433,7 +440,7 @@ class Soak:
         return time.monotonic() - t0
 
     def baseline_fds(self):
-        return self.runs[0]["warm"][1] if self.runs and "warm" in self.runs[0] else None
+        return len(self.runs[0]["warm"][1]) if self.runs and "warm" in self.runs[0] else None
 
     def report(self, took):
         print(f"soak: {took:.0f} s, {len(self.runs)} agent runs judged, {sum(self.counts.values())} actions")
@@ -446,11 +453,18 @@ class Soak:
             growth = e_rss - w_rss
             flat = growth < max(RSS_SLACK_KIB, w_rss * RSS_SLACK_RATIO)
             print(f"  run {i + 1}: VmRSS {w_rss} KiB after warm-up, {e_rss} KiB at the end ({growth:+d} KiB, "
-                  f"{'flat' if flat else 'GROWING'}); fds {w_fds} -> {e_fds}; exit {run.get('rc')}")
+                  f"{'flat' if flat else 'GROWING'}); fds {len(w_fds)} -> {len(e_fds)}; exit {run.get('rc')}")
             if not flat:
                 self.error(f"run {i + 1}: VmRSS grew from {w_rss} to {e_rss} KiB")
-            if e_fds > w_fds:
-                self.error(f"run {i + 1}: {e_fds} fds open at the end, {w_fds} after warm-up")
+            gone = sorted(f"{fd} -> {w_fds[fd]}" for fd in w_fds if e_fds.get(fd) != w_fds[fd])
+            came = sorted(f"{fd} -> {e_fds[fd]}" for fd in e_fds if w_fds.get(fd) != e_fds[fd])
+            if gone or came:
+                print(f"    descriptors closed since the warm-up: {', '.join(gone) or 'none'}; "
+                      f"opened: {', '.join(came) or 'none'}")
+            if len(e_fds) > len(w_fds):
+                new = sorted(f"{fd} -> {e_fds[fd]}" for fd in e_fds if w_fds.get(fd) != e_fds[fd])
+                self.error(f"run {i + 1}: {len(e_fds)} fds open at the end, {len(w_fds)} after warm-up; "
+                           f"new: {', '.join(new)}")
         log = self.log.read_text(errors="replace")
         marks = [m for m in SANITIZER_MARKS if m in log]
         if marks:
