@@ -263,8 +263,10 @@ int kernel_cmdline_target(Bootloader *b, bool primary) {
                 return -ENOMEM;
         t->primary = primary;
         for (n = 0; lines[n]; n++) {
-                const char *s = lines[n] + strspn(lines[n], " \t");
+                const char *s = lines[n];
 
+                while (kcmdline_isspace(*s)) /* the blanks the arguments are split at */
+                        s++;
                 if (*s == '#' || *s == '\0')
                         continue; /* kernel-install drops comments */
                 r = bl_target_add_line(t, (size_t) i, n, "", lines[n], false);

@@ -6,7 +6,9 @@
  * end a line of every file format here, or the argument on the kernel's own
  * command line — and a double quote only where the kernel's parser takes
  * it, around the whole value (key="a b") or the whole argument ("key=a b");
- * anywhere else the kernel would split the argument somewhere else.
+ * anywhere else the kernel would split the argument somewhere else. And
+ * no '#' first: GRUB's script reads a word that starts with one as a
+ * comment, and so does /etc/kernel/cmdline at the start of a line.
  *
  * GRUB (bls, bls-grubenv, grub-debian): the options of a BLS entry and the
  * grubenv value of kernelopts become text of a GRUB script (blscfg expands
@@ -80,6 +82,13 @@ int bootloader_check_argument(BootloaderKind kind, const char *arg, char **ret_r
                         return refuse(*p, "a kernel argument", ret_reason);
                 if (strchr(set, *p))
                         return refuse(*p, what, ret_reason);
+        }
+        if (arg[0] == '#') {
+                if (ret_reason)
+                        *ret_reason = strdup("an argument that starts with '#' is a comment where the arguments "
+                                             "are read: in GRUB's script and at the start of a line of "
+                                             "/etc/kernel/cmdline");
+                return -EINVAL;
         }
         if (!quotes_ok(arg)) {
                 if (ret_reason)

@@ -58,6 +58,17 @@ static int render_line(const Bootloader *b, Work *w, const Segment *s, char **re
         r = line_text(s, &text);
         if (r < 0)
                 return r;
+        /* A line of /etc/kernel/cmdline that starts with '#' is a comment:
+         * deleting the arguments before one that starts with '#' would
+         * turn the rest of its line into one. */
+        if (s->file == b->cmdline_file && text[0] == '#') {
+                if (ret_error && asprintf(ret_error, "after this edit, line %zu of %s would start with '%s' and "
+                                          "be read as a comment: move that argument by hand first",
+                                          s->line + 1, f->display, text) < 0)
+                        *ret_error = NULL;
+                free(text);
+                return -EDOM;
+        }
         free(w->lines[s->line]);
         w->lines[s->line] = text;
         return 0;

@@ -203,7 +203,10 @@ typedef struct BootPlan {
  * previous) do to every target of the setup. Rescue entries are never
  * targets. -EOPNOTSUPP for ostree, -EINVAL for a bad spec, -ENOENT /
  * -EEXIST / -ENOTUNIQ as the edits of kcmdline-edit.h, -E2BIG when grubenv
- * would overflow its block; *ret_error says which edit and why. The ledger
+ * would overflow its block, -EDOM when the result cannot be written as it
+ * is (a line of /etc/kernel/cmdline would become a comment), -EBADMSG when
+ * a file to edit is not text (a NUL byte); *ret_error says which edit and
+ * why. The ledger
  * may be NULL (nothing owned). */
 int bootloader_plan(const Bootloader *b, const BootEdit *edits, size_t n_edits,
                     const BootLedger *ledger, BootPlanFlags flags,

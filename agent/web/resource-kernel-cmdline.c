@@ -155,7 +155,7 @@ static enum MHD_Result plan_refused(Request *r, const Bootloader *b, const Edits
         _cleanup_free_ char *culprit_error = NULL;
         ssize_t i;
 
-        if (k == -EOPNOTSUPP)
+        if (k == -EOPNOTSUPP || k == -EBADMSG)
                 return problem_reply(r, PROBLEM_BOOTLOADER_NOT_EDITABLE, (ProblemField) {}, "%s",
                                      error ?: "this bootloader setup cannot be edited");
         if (k == -ENOMEM)
@@ -168,7 +168,7 @@ static enum MHD_Result plan_refused(Request *r, const Bootloader *b, const Edits
         if (k == -EINVAL)
                 return problem_reply(r, PROBLEM_INVALID_BODY, (ProblemField) { .pointer = e->pointers[i] },
                                      "%s", error ?: "not a valid kernel argument");
-        if (k == -ENOENT || k == -EEXIST || k == -ENOTUNIQ || k == -E2BIG)
+        if (k == -ENOENT || k == -EEXIST || k == -ENOTUNIQ || k == -E2BIG || k == -EDOM)
                 return problem_reply(r, PROBLEM_EDIT_NOT_APPLICABLE, (ProblemField) { .pointer = e->pointers[i] },
                                      "%s; nothing was written", error ?: strerror(-k));
         return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "planning the edit failed: %s",

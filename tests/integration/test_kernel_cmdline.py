@@ -588,6 +588,60 @@ def test_characters_a_backend_cannot_store_are_refused(tmp_path, start_agent, ca
     assert bootloader_files(root) == before
 
 
+@pytest.mark.parametrize("case", EDITABLE)
+def test_an_argument_that_starts_with_a_hash_is_refused(tmp_path, start_agent, case):
+    """GRUB's script reads a word that starts with '#' as a comment, and so
+    does /etc/kernel/cmdline at the start of a line: no backend takes one.
+    A '#' further in is stored literally everywhere."""
+    root = make_root(tmp_path, case)
+    before = bootloader_files(root)
+    agent = start_agent(root)
+    maintenance(agent)
+    for body, pointer in (({"append": ["#x"]}, "/append/0"),
+                          ({"append_if_missing": ["ok", "#iommu=pt"]}, "/append_if_missing/1"),
+                          ({"replace": ["#panic=5"]}, "/replace/0")):
+        r = patch(agent, body)
+        assert r.status == 400, (body, r)
+        assert r.json()["code"] == "invalid-body" and r.json()["pointer"] == pointer, r.json()
+        assert "'#'" in r.json()["detail"], r.json()
+    assert bootloader_files(root) == before
+    r = patch(agent, {"append": ["x=#y", "a#b"], "dry_run": True})
+    assert r.status == 200, r
+
+
+def test_a_delete_that_would_make_a_kernel_cmdline_line_a_comment_is_refused(tmp_path, start_agent):
+    """/etc/kernel/cmdline: 'quiet #x' holds two arguments; without 'quiet'
+    the line would start with '#' and be dropped by kernel-install."""
+    root = make_root(tmp_path, "systemd-boot")
+    f = root / "etc/kernel/cmdline"
+    f.write_text(f.read_text() + "quiet #x\n")
+    before = bootloader_files(root)
+    agent = start_agent(root)
+    maintenance(agent)
+    r = patch(agent, {"delete": ["quiet"], "dry_run": True})
+    assert r.status == 409 and r.json()["code"] == "edit-not-applicable", r
+    assert r.json()["pointer"] == "/delete/0", r.json()
+    detail = r.json()["detail"]
+    assert "/etc/kernel/cmdline" in detail and "'#x'" in detail and "comment" in detail, r.json()
+    assert bootloader_files(root) == before
+
+
+@pytest.mark.parametrize("case", ["systemd-boot", "rhel9-bls", "debian"])
+def test_a_bootloader_file_with_a_nul_byte_is_not_edited(tmp_path, start_agent, case):
+    """Not text: a host's precondition (409, the file named), not an internal error."""
+    root = make_root(tmp_path, case)
+    f = {"systemd-boot": "etc/kernel/cmdline", "rhel9-bls": RHEL9_ENTRIES + "5.14.0-503.11.1.el9_5.x86_64.conf",
+         "debian": "etc/default/grub"}[case]
+    (root / f).write_bytes((root / f).read_bytes() + b"# \0\n")
+    before = bootloader_files(root)
+    agent = start_agent(root)
+    maintenance(agent)
+    r = patch(agent, {"append": ["kvm.ignore_msrs=1"], "dry_run": True})
+    assert r.status == 409 and r.json()["code"] == "bootloader-not-editable", r
+    assert "NUL" in r.json()["detail"] and f in r.json()["detail"], r.json()
+    assert bootloader_files(root) == before
+
+
 def test_the_example_from_the_issue(tmp_path, start_agent):
     root = make_root(tmp_path, "rhel9-bls")
     before = bootloader_files(root)
