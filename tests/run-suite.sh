@@ -15,6 +15,12 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+started=$(date +%s)
+stage() { # a stage's heading, with the minutes and seconds since the start
+        t=$(($(date +%s) - started))
+        printf '=== %s  [%d:%02d]\n' "$1" $((t / 60)) $((t % 60))
+}
+
 if [ "${HOSTDEVD_SKIP_DEPS:-0}" != 1 ]; then
         packaging/install-deps.sh --test || exit 1
 fi
@@ -58,19 +64,19 @@ variant() { # $1: name, then configure options
         dir="$top/build-$name"
         rm -rf "$dir"
         mkdir -p "$dir"
-        echo "=== $name: configure $*"
+        stage "$name: configure $*"
         if ! (cd "$dir" && ../configure --enable-werror "$@" >configure.out 2>&1); then
                 tail -n 30 "$dir/configure.out"
                 failed=$((failed + 1))
                 return
         fi
-        echo "=== $name: build"
+        stage "$name: build"
         if ! make -C "$dir" -j2 >"$dir/build.out" 2>&1; then
                 tail -n 40 "$dir/build.out"
                 failed=$((failed + 1))
                 return
         fi
-        echo "=== $name: make check"
+        stage "$name: make check"
         make -C "$dir" -j2 check >"$dir/check.out" 2>&1
         grep -a -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir/check.out" | grep -v '^PASS' || true
         grep -a -E '^# (TOTAL|PASS|FAIL|ERROR)' "$dir/check.out" || true
@@ -90,7 +96,7 @@ variant sanitize --enable-asan --enable-ubsan
 # time: one pass per target that ran clean, one failure per target that
 # found something (the reproducer is left under build-fuzz/fuzz-work). The
 # long run is in the README (Tests, Fuzzing).
-echo "=== fuzzing, briefly: tests/fuzz/fuzz.sh --time 15 --jobs 2"
+stage "fuzzing, briefly: tests/fuzz/fuzz.sh --time 15 --jobs 2"
 rm -rf "$top/build-fuzz"
 mkdir -p "$top/build-fuzz"
 tests/fuzz/fuzz.sh --time 15 --jobs 2 --build-dir "$top/build-fuzz" >"$top/build-fuzz/fuzz.out" 2>&1
@@ -108,7 +114,7 @@ fi
 # The soak (tests/soak/soak.py) for 5 minutes against the sanitized build:
 # mixed reads and changes, event streams, reloads and restarts, then no
 # sanitizer report, flat RSS, descriptors back. One pass or one failure.
-echo "=== soak: 5 minutes under ASan+UBSan"
+stage "soak: 5 minutes under ASan+UBSan"
 if /usr/bin/python3 "$top/tests/soak/soak.py" --binary "$top/build-sanitize/hostdevd" --duration 300 \
         >"$top/build-sanitize/soak.out" 2>&1; then
         passed=$((passed + 1))
@@ -119,7 +125,7 @@ else
         tail -n 40 "$top/build-sanitize/soak.out"
 fi
 
-echo "=== real-kernel tier: make check-vm"
+stage "real-kernel tier: make check-vm"
 make -C "$top/build-plain" check-vm >"$top/build-plain/check-vm.out" 2>&1
 grep -a -E '(PASSED|FAILED|ERROR|SKIPPED)' "$top/build-plain/check-vm.out" | grep -a -v PASSED | head -n 40 || true
 grep -a -E '^=+ .*(passed|failed|skipped).* =+$' "$top/build-plain/check-vm.out" || tail -n 20 "$top/build-plain/check-vm.out"
@@ -127,7 +133,7 @@ count_junit "$top/build-plain/tests/vm/junit.xml"
 
 # The benchmarks print figures and never fail on speed; here they run
 # briefly, to show they still work (full runs: README, Benchmark).
-echo "=== benchmarks, briefly"
+stage "benchmarks, briefly"
 for b in bench bench-events; do
         if /usr/bin/python3 "$top/tests/bench/$b.py" --binary "$top/build-plain/hostdevd" --quick \
                 >"$top/build-plain/$b.out" 2>&1; then
@@ -140,21 +146,21 @@ for b in bench bench-events; do
         fi
 done
 
-echo "=== packages: .deb built, linted, installed, run, purged; RPM spec built"
+stage "packages: .deb built, linted, installed, run, purged; RPM spec built"
 HOSTDEVD_SRCDIR="$top" HOSTDEVD_BUILDDIR="$top/build-plain" PYTHONDONTWRITEBYTECODE=1 \
         /usr/bin/python3 -m pytest -q -p no:cacheprovider -rs "$top/tests/packaging" \
         --junitxml="$top/build-plain/packaging-junit.xml" >"$top/build-plain/packaging.out" 2>&1
 tail -n 15 "$top/build-plain/packaging.out"
 count_junit "$top/build-plain/packaging-junit.xml"
 
-echo "=== Ansible collection: ansible-test sanity and units, playbooks against real agents"
+stage "Ansible collection: ansible-test sanity and units, playbooks against real agents"
 HOSTDEVD="$top/build-plain/hostdevd" HOSTDEVD_SRCDIR="$top" HOSTDEVD_BUILDDIR="$top/build-plain" \
         PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider -rs "$top/tests/ansible" \
         --junitxml="$top/build-plain/ansible-junit.xml" >"$top/build-plain/ansible.out" 2>&1
 tail -n 15 "$top/build-plain/ansible.out"
 count_junit "$top/build-plain/ansible-junit.xml"
 
-echo "=== distcheck"
+stage "distcheck"
 if make -C "$top/build-plain" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$top/build-plain/distcheck.out" 2>&1; then
         passed=$((passed + 1))
         echo "distcheck: ok"
@@ -163,6 +169,7 @@ else
         tail -n 40 "$top/build-plain/distcheck.out"
 fi
 
+stage "done"
 [ "$skipped" -gt 0 ] && echo "($skipped skipped: see the reasons above)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
