@@ -21,6 +21,8 @@
 #include "basic/strv.h"
 #include "kcmdline-presets.h"
 
+#define ANY_ID 0xffffffffu /* PCI_ANY_ID */
+
 const PresetInfo kcmdline_presets[] = {
         { "iommu", "Enable the IOMMU for device passthrough (Intel: intel_iommu=on iommu=pt; AMD: iommu=pt)" },
         { "nested-virtualization", "Let VMs run their own VMs (kvm_intel.nested=1 or kvm_amd.nested=1)" },
@@ -207,7 +209,8 @@ static int warn_id(const Inventory *inv, const char *id, char ***l) {
                         continue;
                 fprintf(f, "%s%s", n++ ? ", " : "", d->name);
                 if (d->n_usage > 0 && asprintf(&s, "%s (%s) is used by the host (%s: %s): vfio-pci.ids would take it "
-                                               "from the host at boot", d->name, id,
+                                               "from the host at boot, so hostdevd refuses to configure it",
+                                               d->name, id,
                                                host_usage_kind_to_string(d->usage[0].kind),
                                                strempty(d->usage[0].detail)) >= 0)
                         r = push_sentence(l, s);
@@ -240,5 +243,83 @@ int vfio_ids_warnings(const Inventory *inv, char *const *ids, char ***ret) {
                         return r;
         }
         *ret = TAKE_PTR(l);
+        return 0;
+}
+
+bool vfio_id_matches(const char *entry, const PciDevice *d) {
+        unsigned vendor = 0, device = 0, subvendor = ANY_ID, subdevice = ANY_ID, class = 0, class_mask = 0;
+        int n;
+
+        /* As vfio_pci_fill_ids() reads it. */
+        n = sscanf(entry, "%x:%x:%x:%x:%x:%x", &vendor, &device, &subvendor, &subdevice, &class, &class_mask);
+        if (n < 2)
+                return false;
+        if ((vendor != ANY_ID && vendor != d->vendor_id) || (device != ANY_ID && device != d->device_id))
+                return false;
+        if ((subvendor != ANY_ID || subdevice != ANY_ID) && !d->has_subsys)
+                return false;
+        if ((subvendor != ANY_ID && subvendor != d->subsys_vendor_id) ||
+            (subdevice != ANY_ID && subdevice != d->subsys_device_id))
+                return false;
+        return ((class ^ d->class_code) & class_mask) == 0;
+}
+
+/* Whether the vfio-pci.ids of c (the last one: a module parameter given
+ * twice takes the last) takes d: 1, 0, or -ENOMEM. */
+static int ids_take(const KCmdline *c, const PciDevice *d) {
+        const KArg *a = c ? kcmdline_get(c, "vfio-pci.ids") : NULL;
+        _cleanup_free_ char *list = NULL;
+        char *save = NULL;
+
+        if (!a || !a->value)
+                return 0;
+        list = strdup(a->value);
+        if (!list)
+                return -ENOMEM;
+        for (char *e = strtok_r(list, ",", &save); e; e = strtok_r(NULL, ",", &save))
+                if (vfio_id_matches(e, d))
+                        return 1;
+        return 0;
+}
+
+int vfio_ids_host_devices_taken(const Inventory *inv, const KCmdline *before, const KCmdline *after,
+                                char **ret_reason) {
+        const KArg *ids = after ? kcmdline_get(after, "vfio-pci.ids") : NULL;
+        _cleanup_free_ char *list = NULL;
+        size_t size = 0, n = 0;
+        int r = 0;
+        FILE *f;
+
+        *ret_reason = NULL;
+        if (!ids || !ids->value)
+                return 0;
+        f = open_memstream(&list, &size);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; i < inv->n_devices && r >= 0; i++) {
+                const PciDevice *d = inv->devices + i;
+                int now, was;
+
+                if (d->n_usage == 0)
+                        continue;
+                now = ids_take(after, d);
+                was = now > 0 ? ids_take(before, d) : 0;
+                if (now < 0 || was < 0)
+                        r = -ENOMEM;
+                else if (now && !was)
+                        fprintf(f, "%s%s (%04x:%04x, %s: %s)", n++ ? "; " : "", d->name, d->vendor_id, d->device_id,
+                                host_usage_kind_to_string(d->usage[0].kind), strempty(d->usage[0].detail));
+        }
+        if (fclose(f) != 0 || r < 0)
+                return -ENOMEM;
+        if (n == 0)
+                return 0;
+        if (asprintf(ret_reason, "vfio-pci.ids=%s would give vfio-pci at boot %s the host uses: %s. vfio-pci.ids "
+                     "binds by id, so it takes every device whose ids match; bind the device meant for a VM "
+                     "by its address instead (PUT /v1/devices/{address}/driver)",
+                     ids->value, n == 1 ? "a device" : "devices", list) < 0) {
+                *ret_reason = NULL;
+                return -ENOMEM;
+        }
         return 0;
 }

@@ -2,7 +2,8 @@
  * switches ("iommu", "nested-virtualization", ...) that map to the arguments
  * this host needs, chosen by the IOMMU its firmware describes (ACPI DMAR:
  * Intel, IVRS: AMD) and its CPU vendor; and vfio-pci.ids for early binding,
- * with warnings when the ids would take more than the devices meant. */
+ * with warnings when the ids would take more than the devices meant, and
+ * a refusal when they would take a device the host uses. */
 #pragma once
 
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include "capability.h"
 #include "hostinfo.h"
 #include "host-state.h"
+#include "kernel-cmdline/kcmdline.h"
 
 typedef struct PresetInfo {
         const char *name;
@@ -51,3 +53,15 @@ int vfio_ids_argument(char *const *ids, char **ret);
 /* Sentences about devices these ids would also capture at boot: several
  * devices with one id, a device the host uses, an id no device has. */
 int vfio_ids_warnings(const Inventory *inv, char *const *ids, char ***ret);
+
+/* Whether one entry of vfio-pci.ids (the kernel's
+ * vendor:device[:subvendor[:subdevice[:class[:class_mask]]]], hex, ffffffff
+ * for any) makes vfio-pci take d at boot; false for an entry the kernel
+ * ignores (fewer than two fields). */
+bool vfio_id_matches(const char *entry, const PciDevice *d);
+/* The refusal of a command line (after) whose vfio-pci.ids would give
+ * vfio-pci at boot a device the host uses that before's did not (a
+ * management NIC with the ids of the NIC meant for a VM): *ret_reason (a
+ * sentence naming the devices, or NULL when there are none). 0 or -ENOMEM. */
+int vfio_ids_host_devices_taken(const Inventory *inv, const KCmdline *before, const KCmdline *after,
+                                char **ret_reason);

@@ -434,6 +434,33 @@ static bool edits_built(Request *r, const KcEditRequest *p, const KcState *s, co
         return k >= 0;
 }
 
+/* The entry that sets vfio-pci.ids last (append, replace or vfio_pci_ids). */
+static const char *ids_pointer(const Edits *e) {
+        for (size_t i = e->n; i > 0; i--) {
+                const BootEdit *x = e->edits + i - 1;
+                size_t n = strcspn(x->spec, "=");
+                _cleanup_free_ char *key = strndup(x->spec, n);
+
+                if ((x->type == BOOT_EDIT_APPEND || x->type == BOOT_EDIT_APPEND_IF_MISSING ||
+                     x->type == BOOT_EDIT_REPLACE) && key && kcmdline_key_equal(key, "vfio-pci.ids"))
+                        return e->pointers[i - 1];
+        }
+        return NULL;
+}
+
+/* A plan whose vfio-pci.ids would take a device the host uses is refused. */
+static bool host_devices_kept(Request *r, const Edits *e, const BootPlan *plan, enum MHD_Result *ret_mhd) {
+        _cleanup_free_ char *reason = NULL;
+        int k = vfio_ids_host_devices_taken(r->state->inventory, plan->before, plan->after, &reason);
+
+        if (k < 0)
+                *ret_mhd = problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
+        else if (reason)
+                *ret_mhd = problem_reply(r, PROBLEM_EDIT_NOT_APPLICABLE, (ProblemField) { .pointer = ids_pointer(e) },
+                                         "%s; nothing was written", reason);
+        return k >= 0 && !reason;
+}
+
 /* Everything a PATCH reads: the host for presets and ids, the state. */
 static bool read_host(Request *r, const KcEditRequest *p, PresetHost *host, KcState *s, char ***warnings,
                       enum MHD_Result *ret_mhd) {
@@ -479,6 +506,8 @@ enum MHD_Result patch_kernel_cmdline(Request *r) {
                 return plan_refused(r, s.bootloader, &e, s.ledger, flags, k, error);
         if (strv_length(plan->conflicts) > 0)
                 return conflicts_refused(r, plan);
+        if (!host_devices_kept(r, &e, plan, &ret))
+                return ret;
         if (p.dry_run)
                 return dry_run_reply(r, &s, plan, warnings);
         return start_apply(r, &s, &plan, &warnings);

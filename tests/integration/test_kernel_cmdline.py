@@ -467,15 +467,72 @@ def test_vfio_pci_ids_replace_and_warnings(tmp_path, start_agent):
     assert r.status == 400 and r.json()["parameter"] == "vfio_pci_ids"
 
     maintenance(agent)
-    r = patch(agent, {"vfio_pci_ids": ["10de:1eb8", "8086:3e92"]})
+    before = bootloader_files(root)
+    r = patch(agent, {"vfio_pci_ids": ["10de:1eb8", "8086:3e92"]})  # 8086:3e92: the boot display
+    assert r.status == 409 and r.json()["code"] == "edit-not-applicable", r
+    assert r.json()["pointer"] == "/vfio_pci_ids", r.json()
+    assert "0000:00:02.0" in r.json()["detail"] and "boot" in r.json()["detail"], r.json()
+    assert bootloader_files(root) == before
+    r = patch(agent, {"vfio_pci_ids": ["10de:1eb8", "ffff:ffff"]})
     assert r.status == 200, r
-    out = r.json()
-    assert any("0000:00:02.0" in x for x in out["warnings"]), out["warnings"]
+    assert any("ffff:ffff" in x for x in r.json()["warnings"]), r.json()["warnings"]
     default = (root / (RHEL9_ENTRIES + "5.14.0-503.11.1.el9_5.x86_64.conf")).read_text()
-    assert "vfio-pci.ids=10de:1eb8,8086:3e92" in default and "10de:10f8" not in default, "replaced in place"
+    assert "vfio-pci.ids=10de:1eb8,ffff:ffff" in default and "10de:10f8" not in default, "replaced in place"
     assert default.count("vfio-pci.ids=") == 1
-    again = patch(agent, {"vfio_pci_ids": ["10de:1eb8", "8086:3e92"]})
+    again = patch(agent, {"vfio_pci_ids": ["10de:1eb8", "ffff:ffff"]})
     assert again.status == 200 and again.json()["changed"] is False
+
+
+@pytest.mark.parametrize("body,pointer", [
+    ({"append": ["vfio-pci.ids=8086:3e92"]}, "/append/0"),
+    ({"append_if_missing": ["quiet", "vfio_pci.ids=8086:3E92"]}, "/append_if_missing/1"),
+    ({"replace": ["vfio-pci.ids=10de:1eb8,8086:3e92"]}, "/replace/0"),
+    # the kernel's own entry format: any vendor and device, of the display class
+    ({"replace": ["vfio-pci.ids=ffffffff:ffffffff:ffffffff:ffffffff:030000:ff0000"]}, "/replace/0"),
+])
+def test_vfio_pci_ids_that_take_a_device_the_host_uses_are_refused(tmp_path, start_agent, body, pointer):
+    """However vfio-pci.ids is written, hostdevd never configures one that
+    would take a device the host uses (here the boot display) at boot."""
+    root = make_root(tmp_path, "rhel9-bls")
+    if "replace" not in body:  # an append would conflict with the vfio-pci.ids already there
+        for entry in (root / RHEL9_ENTRIES).parent.glob("*.conf"):
+            entry.write_text(entry.read_text().replace(" vfio-pci.ids=10de:1eb8,10de:10f8", ""))
+    before = bootloader_files(root)
+    agent = start_agent(root)
+    maintenance(agent)
+    for dry_run in (True, False):
+        r = patch(agent, {**body, "dry_run": dry_run})
+        assert r.status == 409 and r.json()["code"] == "edit-not-applicable", (body, r)
+        assert r.json()["pointer"] == pointer, r.json()
+        assert "0000:00:02.0" in r.json()["detail"], r.json()
+        assert bootloader_files(root) == before
+
+
+def test_vfio_pci_ids_entries_are_matched_as_the_kernel_matches_them(tmp_path, start_agent):
+    root = make_root(tmp_path, "rhel9-bls")
+    agent = start_agent(root)
+    maintenance(agent)
+    igpu = agent.get_json("/v1/devices/0000:00:02.0")
+    sub = igpu.get("subsystem_vendor_id"), igpu.get("subsystem_device_id")
+    fine = ["vfio-pci.ids=8086",                      # one field: the kernel ignores the entry
+            "vfio-pci.ids=8086:3e92:ffff:0001",       # another subsystem vendor
+            "vfio-pci.ids=ffffffff:ffffffff:ffffffff:ffffffff:040300:ffff00"]  # audio devices only
+    for arg in fine:
+        r = patch(agent, {"replace": [arg], "dry_run": True})
+        assert r.status == 200, (arg, sub, r)
+    # every Ethernet controller: the management NIC too
+    r = patch(agent, {"replace": ["vfio-pci.ids=ffffffff:ffffffff:ffffffff:ffffffff:020000:ffff00"], "dry_run": True})
+    assert r.status == 409 and "0000:03:00.0" in r.json()["detail"] and "default route" in r.json()["detail"], r.json()["detail"]
+
+
+def test_a_vfio_pci_ids_already_configured_by_hand_does_not_block_other_edits(tmp_path, start_agent):
+    root = make_root(tmp_path, "rhel9-bls")
+    entry = root / (RHEL9_ENTRIES + "5.14.0-503.11.1.el9_5.x86_64.conf")
+    entry.write_text(entry.read_text().replace("vfio-pci.ids=10de:1eb8,10de:10f8", "vfio-pci.ids=8086:3e92"))
+    agent = start_agent(root)
+    maintenance(agent)
+    r = patch(agent, {"append_if_missing": ["kvm_intel.nested=1"], "dry_run": True})
+    assert r.status == 200, r
 
 
 # ---- the reboot operation records the pending arguments ----
