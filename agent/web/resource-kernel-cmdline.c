@@ -97,7 +97,7 @@ static int add_warnings(json_object *o, const KcState *s, char *const *more) {
 
 /* ---- GET ---- */
 
-static json_object *view_state(const KcState *s) {
+static json_object *view_state(const KcState *s, char *const *more_warnings) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         const BootConfig *c = s->config;
         const KCmdline *configured = c ? c->configured : NULL;
@@ -111,13 +111,14 @@ static json_object *view_state(const KcState *s) {
         json_add_str(o, "bootloader_error", s->error);
         json_add(o, "entries", view_boot_entries(c));
         if (add_owned(o, s->ledger, configured) < 0 || add_pending(o, s->running, configured, kc_state_kind(s)) < 0 ||
-            add_warnings(o, s, NULL) < 0)
+            add_warnings(o, s, more_warnings) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
 
 enum MHD_Result get_kernel_cmdline(Request *r) {
         _cleanup_(kc_state_done) KcState s = {};
+        _cleanup_free_ char *taken = NULL;
         json_object *o;
         int k;
 
@@ -125,7 +126,11 @@ enum MHD_Result get_kernel_cmdline(Request *r) {
         if (k < 0)
                 return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "reading the kernel command line: %s",
                                      strerror(-k));
-        o = view_state(&s);
+        /* A vfio-pci.ids written by hand that takes a device the host uses. */
+        k = vfio_ids_host_devices_taken(r->state->inventory, NULL, s.config ? s.config->configured : NULL, &taken);
+        if (k < 0)
+                return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
+        o = view_state(&s, (char *[]) { taken, NULL });
         if (!o)
                 return problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
         return reply_json(r, MHD_HTTP_OK, o);
