@@ -256,10 +256,9 @@ bool vfio_id_matches(const char *entry, const PciDevice *d) {
                 return false;
         if ((vendor != ANY_ID && vendor != d->vendor_id) || (device != ANY_ID && device != d->device_id))
                 return false;
-        if ((subvendor != ANY_ID || subdevice != ANY_ID) && !d->has_subsys)
-                return false;
-        if ((subvendor != ANY_ID && subvendor != d->subsys_vendor_id) ||
-            (subdevice != ANY_ID && subdevice != d->subsys_device_id))
+        /* A function without subsystem ids has 0 in the kernel's pci_dev. */
+        if ((subvendor != ANY_ID && subvendor != (d->has_subsys ? d->subsys_vendor_id : 0u)) ||
+            (subdevice != ANY_ID && subdevice != (d->has_subsys ? d->subsys_device_id : 0u)))
                 return false;
         return ((class ^ d->class_code) & class_mask) == 0;
 }

@@ -24,11 +24,11 @@
  * own unless noted below; heartbeats are the comment ": heartbeat\n\n". */
 #include <errno.h>
 #include <netinet/in.h>
-#include <sys/epoll.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "basic/log.h"
