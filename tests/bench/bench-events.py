@@ -134,7 +134,7 @@ def main():
     topo, pf = sriov_large()
     if o.quick:
         o.events = min(o.events, 500)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="hostdevd-bench-events-", dir=mksysfs.scratch_dir()) as tmp:
         tmp = Path(tmp)
         root = tmp / "root"
         t0 = time.perf_counter()

@@ -218,8 +218,7 @@ def main():
     agent_cpu, client_cpu = (0, 1) if ncpu > 1 else (0, 0)
 
     import mksysfs
-    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # 175,000 small files
-    tmp = Path(tempfile.mkdtemp(prefix="hostdevd-bench-", dir=shm))
+    tmp = Path(tempfile.mkdtemp(prefix="hostdevd-bench-", dir=mksysfs.scratch_dir()))
     procs = []
     try:
         root = tmp / "large"
