@@ -111,8 +111,29 @@ def test_units(at):
 
 def test_sanity_finds_what_is_wrong(at, tmp_path):
     """The environments made here run the real checks: a module with an
-    undocumented option, a line too long, a bad import and a broken YAML
-    block is refused by each test."""
+    undocumented option, a line too long and a broken YAML block, and one
+    with an import the modules may not make, are refused by each test. (The
+    bad import has a file of its own: validate-modules imports a module to
+    read its options, and cannot when the import fails, as it does when
+    python3-requests is not installed.)"""
+    bad_import = at.root / "plugins" / "modules" / "broken_import.py"
+    bad_import.write_text('''#!/usr/bin/python
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: broken_import
+short_description: broken
+description: [broken]
+author: [hostdevd developers (!UNKNOWN)]
+options: {}
+"""
+EXAMPLES = r""" # """
+RETURN = r""" # """
+
+import requests
+''')
     broken = at.root / "plugins" / "modules" / "broken.py"
     broken.write_text('''#!/usr/bin/python
 # -*- coding: utf-8 -*-
@@ -132,7 +153,6 @@ EXAMPLES = r"""
 """
 RETURN = r""" # """
 
-import requests
 from ansible.module_utils.basic import AnsibleModule
 
 
@@ -152,6 +172,7 @@ if __name__ == '__main__':
             assert rc != 0 and message in out, f"{test} did not find {message!r}:\n{out}"
     finally:
         broken.unlink()
+        bad_import.unlink()
 
 
 def test_galaxy_build_and_install(tmp_path):
