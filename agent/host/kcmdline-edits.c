@@ -7,6 +7,7 @@
 #include "basic/macro.h"
 #include "basic/strv.h"
 #include "kcmdline-edits.h"
+#include "kernel-cmdline/kcmdline-edit.h"
 
 void kc_edit_request_done(KcEditRequest *p) {
         for (BootEditType t = 0; t < _BOOT_EDIT_TYPE_MAX; t++)
@@ -33,6 +34,19 @@ void edits_done(Edits *e) {
         free(e->edits);
         free(e->pointers);
         *e = (Edits) {};
+}
+
+const char *edits_last_writing(const Edits *e, const char *key) {
+        for (size_t i = e->n; i > 0; i--) {
+                const BootEdit *x = e->edits + i - 1;
+                _cleanup_(karg_done) KArg a = {};
+                bool writes = x->type == BOOT_EDIT_APPEND || x->type == BOOT_EDIT_APPEND_IF_MISSING ||
+                              x->type == BOOT_EDIT_REPLACE;
+
+                if (writes && karg_parse(x->spec, &a) >= 0 && kcmdline_key_equal(a.key, key))
+                        return e->pointers[i - 1];
+        }
+        return NULL;
 }
 
 static int edits_add(Edits *e, BootEditType type, const char *spec, const char *pointer) {

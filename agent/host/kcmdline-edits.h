@@ -40,3 +40,6 @@ typedef struct Edits {
 int kc_build_edits(const KcEditRequest *p, const KcState *s, const PresetHost *host, Edits *e,
                    char **ret_pointer, char **ret_reason);
 void edits_done(Edits *e);
+/* The pointer of the last edit that writes an argument with this key
+ * (append, append_if_missing, replace), or NULL. */
+const char *edits_last_writing(const Edits *e, const char *key);

@@ -439,20 +439,6 @@ static bool edits_built(Request *r, const KcEditRequest *p, const KcState *s, co
         return k >= 0;
 }
 
-/* The entry that sets vfio-pci.ids last (append, replace or vfio_pci_ids). */
-static const char *ids_pointer(const Edits *e) {
-        for (size_t i = e->n; i > 0; i--) {
-                const BootEdit *x = e->edits + i - 1;
-                size_t n = strcspn(x->spec, "=");
-                _cleanup_free_ char *key = strndup(x->spec, n);
-
-                if ((x->type == BOOT_EDIT_APPEND || x->type == BOOT_EDIT_APPEND_IF_MISSING ||
-                     x->type == BOOT_EDIT_REPLACE) && key && kcmdline_key_equal(key, "vfio-pci.ids"))
-                        return e->pointers[i - 1];
-        }
-        return NULL;
-}
-
 /* A plan whose vfio-pci.ids would take a device the host uses is refused. */
 static bool host_devices_kept(Request *r, const Edits *e, const BootPlan *plan, enum MHD_Result *ret_mhd) {
         _cleanup_free_ char *reason = NULL;
@@ -461,7 +447,8 @@ static bool host_devices_kept(Request *r, const Edits *e, const BootPlan *plan, 
         if (k < 0)
                 *ret_mhd = problem_reply(r, PROBLEM_INTERNAL, (ProblemField) {}, "out of memory");
         else if (reason)
-                *ret_mhd = problem_reply(r, PROBLEM_EDIT_NOT_APPLICABLE, (ProblemField) { .pointer = ids_pointer(e) },
+                *ret_mhd = problem_reply(r, PROBLEM_EDIT_NOT_APPLICABLE,
+                                         (ProblemField) { .pointer = edits_last_writing(e, "vfio-pci.ids") },
                                          "%s; nothing was written", reason);
         return k >= 0 && !reason;
 }
