@@ -109,6 +109,26 @@ def test_units(at):
     assert m and int(m.group(1)) >= 15, out
 
 
+def module_source(name, examples, body):
+    """A module of the collection: the header every module has, EXAMPLES, then body."""
+    return f'''#!/usr/bin/python
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: {name}
+short_description: broken
+description: [broken]
+author: [hostdevd developers (!UNKNOWN)]
+options: {{}}
+"""
+EXAMPLES = r"""{examples}"""
+RETURN = r""" # """
+
+{body}'''
+
+
 def test_sanity_finds_what_is_wrong(at, tmp_path):
     """The environments made here run the real checks: a module with an
     undocumented option, a line too long and a broken YAML block, and one
@@ -117,43 +137,12 @@ def test_sanity_finds_what_is_wrong(at, tmp_path):
     read its options, and cannot when the import fails, as it does when
     python3-requests is not installed.)"""
     bad_import = at.root / "plugins" / "modules" / "broken_import.py"
-    bad_import.write_text('''#!/usr/bin/python
-# -*- coding: utf-8 -*-
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
-DOCUMENTATION = r"""
-module: broken_import
-short_description: broken
-description: [broken]
-author: [hostdevd developers (!UNKNOWN)]
-options: {}
-"""
-EXAMPLES = r""" # """
-RETURN = r""" # """
-
-import requests
-''')
+    bad_import.write_text(module_source("broken_import", " # ", "import requests\n"))
     broken = at.root / "plugins" / "modules" / "broken.py"
-    broken.write_text('''#!/usr/bin/python
-# -*- coding: utf-8 -*-
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
-
-DOCUMENTATION = r"""
-module: broken
-short_description: broken
-description: [broken]
-author: [hostdevd developers (!UNKNOWN)]
-options: {}
-"""
-EXAMPLES = r"""
+    broken.write_text(module_source("broken", """
 - name: x
   hostdevd.passthrough.broken: {a: b: c}
-"""
-RETURN = r""" # """
-
-from ansible.module_utils.basic import AnsibleModule
+""", '''from ansible.module_utils.basic import AnsibleModule
 
 
 def main():
@@ -163,7 +152,7 @@ def main():
 
 if __name__ == '__main__':
     main()
-''')
+'''))
     try:
         expected = {"validate-modules": "undocumented-parameter", "pep8": "E501", "import": "requests",
                     "yamllint": "EXAMPLES: syntax error"}
